@@ -1,0 +1,11 @@
+DROP TABLE email_outbox;
+DROP TABLE sms_outbox;
+DROP TABLE identity_checks;
+DROP TABLE certificate_challenges;
+DROP TABLE login_failures;
+DROP TABLE captchas;
+DROP TABLE sms_code_sends;
+DROP TABLE sms_codes;
+DROP TABLE sessions;
+DROP TABLE platform_roles;
+DROP TABLE users;

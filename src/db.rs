@@ -1,0 +1,18 @@
+//! Persistence: the diesel schema, one model module per table family, typed
+//! ids and enums, and the connection pool. No business rules live here.
+
+pub mod enums;
+pub mod identity_checks;
+pub mod ids;
+pub mod local_server;
+pub mod locks;
+pub mod outbox;
+pub mod pool;
+pub mod schema;
+pub mod sessions;
+pub mod sms_codes;
+pub mod throttles;
+pub mod users;
+
+pub use diesel_async::AsyncPgConnection;
+pub use pool::{DbPool, PooledConn};

@@ -1,0 +1,105 @@
+//! Enumerations stored as text columns with CHECK constraints.
+
+use std::io::Write;
+use std::str::FromStr;
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+        #[diesel(sql_type = Text)]
+        pub enum $name { $($variant),* }
+
+        impl ToSql<Text, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                out.write_all(self.as_str().as_bytes())?;
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $name {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+                Ok(text.parse()?)
+            }
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err(UnknownVariant { kind: stringify!($name), value: s.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+/// A text column held a value the code does not know: a bug or a bad migration.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} value {value:?} in the database")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+text_enum!(SmsPurpose {
+    Register => "REGISTER",
+    Login => "LOGIN",
+    ResetPassword => "RESET_PASSWORD",
+    ChangePhone => "CHANGE_PHONE",
+    RealName => "REAL_NAME",
+});
+
+text_enum!(IdType {
+    ResidentIdCard => "RESIDENT_ID_CARD",
+    Passport => "PASSPORT",
+    HkMacaoPermit => "HK_MACAO_PERMIT",
+    TaiwanPermit => "TAIWAN_PERMIT",
+    ForeignPermanentResident => "FOREIGN_PERMANENT_RESIDENT",
+});
+
+text_enum!(RealNameMethod {
+    Face => "FACE",
+    BankCard4 => "BANK_CARD_4",
+    Carrier3 => "CARRIER_3",
+});
+
+text_enum!(RealNameStatus {
+    Unverified => "UNVERIFIED",
+    Pending => "PENDING",
+    Verified => "VERIFIED",
+    Failed => "FAILED",
+});
+
+text_enum!(CheckStatus {
+    Pending => "PENDING",
+    Verified => "VERIFIED",
+    Failed => "FAILED",
+});
+
+text_enum!(OutboxStatus {
+    Pending => "PENDING",
+    Sent => "SENT",
+    Failed => "FAILED",
+});
+
+text_enum!(PlatformRole {
+    Operator => "OPERATOR",
+    Regulator => "REGULATOR",
+});

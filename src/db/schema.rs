@@ -1,0 +1,166 @@
+// @generated shape of `diesel print-schema` for the migrations in /migrations.
+// Keep in step with the SQL; `tests/api/migrations.rs` compares it with the database.
+
+diesel::table! {
+    captchas (id) {
+        id -> Uuid,
+        answer_hash -> Bytea,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    certificate_challenges (id) {
+        id -> Uuid,
+        nonce -> Bytea,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Uuid,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    identity_checks (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        method -> Text,
+        status -> Text,
+        id_type -> Text,
+        name -> Text,
+        id_number_enc -> Bytea,
+        id_number_hash -> Bytea,
+        id_number_masked -> Text,
+        email -> Nullable<Text>,
+        bank_card_masked -> Nullable<Text>,
+        provider -> Text,
+        provider_ref -> Text,
+        failure_reason -> Nullable<Text>,
+        client_ip -> Text,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        phone -> Text,
+        client_ip -> Text,
+        failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    platform_roles (user_id, role) {
+        user_id -> Uuid,
+        role -> Text,
+        region -> Nullable<Text>,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sms_code_sends (id) {
+        id -> Int8,
+        phone -> Text,
+        client_ip -> Text,
+        sent_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sms_codes (id) {
+        id -> Uuid,
+        phone -> Text,
+        purpose -> Text,
+        code_hash -> Bytea,
+        attempts -> Int4,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        consumed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sms_outbox (id) {
+        id -> Uuid,
+        phone -> Text,
+        body -> Text,
+        sensitive -> Bool,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        phone -> Text,
+        password_hash -> Nullable<Text>,
+        email -> Nullable<Text>,
+        name -> Nullable<Text>,
+        id_type -> Nullable<Text>,
+        id_number_enc -> Nullable<Bytea>,
+        id_number_hash -> Nullable<Bytea>,
+        id_number_masked -> Nullable<Text>,
+        real_name_status -> Text,
+        real_name_verified_at -> Nullable<Timestamptz>,
+        ukey_fingerprint -> Nullable<Text>,
+        ukey_certificate_pem -> Nullable<Text>,
+        agreements_accepted_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(identity_checks -> users (user_id));
+diesel::joinable!(platform_roles -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    captchas,
+    certificate_challenges,
+    email_outbox,
+    identity_checks,
+    login_failures,
+    platform_roles,
+    sessions,
+    sms_code_sends,
+    sms_codes,
+    sms_outbox,
+    users,
+);

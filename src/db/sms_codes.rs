@@ -1,0 +1,135 @@
+//! The `sms_codes` and `sms_code_sends` tables: one live code per (phone,
+//! purpose), and the history the send limits count.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::enums::SmsPurpose;
+use crate::db::ids::SmsCodeId;
+use crate::db::schema::{sms_code_sends, sms_codes};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sms_codes, check_for_backend(diesel::pg::Pg))]
+pub struct SmsCode {
+    pub id: SmsCodeId,
+    pub phone: String,
+    pub purpose: SmsPurpose,
+    pub code_hash: Vec<u8>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+impl SmsCode {
+    /// Stores a new code for (phone, purpose), replacing any earlier one.
+    pub async fn replace(
+        conn: &mut AsyncPgConnection,
+        phone: &str,
+        purpose: SmsPurpose,
+        code_hash: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::insert_into(sms_codes::table)
+            .values((
+                sms_codes::id.eq(SmsCodeId::new()),
+                sms_codes::phone.eq(phone),
+                sms_codes::purpose.eq(purpose),
+                sms_codes::code_hash.eq(code_hash),
+                sms_codes::expires_at.eq(expires_at),
+            ))
+            .on_conflict((sms_codes::phone, sms_codes::purpose))
+            .do_update()
+            .set((
+                sms_codes::id.eq(SmsCodeId::new()),
+                sms_codes::code_hash.eq(code_hash),
+                sms_codes::attempts.eq(0),
+                sms_codes::created_at.eq(diesel::dsl::now),
+                sms_codes::expires_at.eq(expires_at),
+                sms_codes::consumed_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// Counts one try against the live code and returns it, or None when
+    /// there is no live code or its tries are used up.
+    pub async fn count_attempt(
+        conn: &mut AsyncPgConnection,
+        phone: &str,
+        purpose: SmsPurpose,
+        max_attempts: i32,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Option<SmsCode>> {
+        diesel::update(sms_codes::table)
+            .filter(sms_codes::phone.eq(phone))
+            .filter(sms_codes::purpose.eq(purpose))
+            .filter(sms_codes::consumed_at.is_null())
+            .filter(sms_codes::expires_at.gt(now))
+            .filter(sms_codes::attempts.lt(max_attempts))
+            .set(sms_codes::attempts.eq(sms_codes::attempts + 1))
+            .returning(SmsCode::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// Marks the code used; false when another request used it first.
+    pub async fn consume(conn: &mut AsyncPgConnection, id: SmsCodeId) -> QueryResult<bool> {
+        diesel::update(sms_codes::table.find(id))
+            .filter(sms_codes::consumed_at.is_null())
+            .set(sms_codes::consumed_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await
+            .map(|rows| rows == 1)
+    }
+}
+
+pub struct SmsCodeSend;
+
+impl SmsCodeSend {
+    pub async fn record(
+        conn: &mut AsyncPgConnection,
+        phone: &str,
+        client_ip: &str,
+    ) -> QueryResult<()> {
+        diesel::insert_into(sms_code_sends::table)
+            .values((
+                sms_code_sends::phone.eq(phone),
+                sms_code_sends::client_ip.eq(client_ip),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// Send times to this phone since `since`, newest first.
+    pub async fn to_phone_since(
+        conn: &mut AsyncPgConnection,
+        phone: &str,
+        since: DateTime<Utc>,
+    ) -> QueryResult<Vec<DateTime<Utc>>> {
+        sms_code_sends::table
+            .filter(sms_code_sends::phone.eq(phone))
+            .filter(sms_code_sends::sent_at.gt(since))
+            .order(sms_code_sends::sent_at.desc())
+            .select(sms_code_sends::sent_at)
+            .load(conn)
+            .await
+    }
+
+    pub async fn count_from_ip_since(
+        conn: &mut AsyncPgConnection,
+        client_ip: &str,
+        since: DateTime<Utc>,
+    ) -> QueryResult<i64> {
+        sms_code_sends::table
+            .filter(sms_code_sends::client_ip.eq(client_ip))
+            .filter(sms_code_sends::sent_at.gt(since))
+            .count()
+            .get_result(conn)
+            .await
+    }
+}

@@ -1,0 +1,39 @@
+//! The rules of the platform, one module per domain. Functions take a
+//! connection first, decide, and open the transactions. No axum or
+//! async-graphql here.
+
+pub mod accounts;
+pub mod identity_numbers;
+pub mod real_name;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::ids::{SessionId, UserId};
+use crate::events::EventBus;
+use crate::identity::IdentityProvider;
+use crate::jobs::OutboxWaker;
+use crate::pki::secrets::MasterKey;
+
+/// The services domain functions use beside the connection.
+pub struct Services<'a> {
+    pub config: &'a Config,
+    pub keys: &'a MasterKey,
+    pub clock: &'a Clock,
+    pub events: &'a EventBus,
+    pub identity: &'a dyn IdentityProvider,
+    pub outbox: &'a OutboxWaker,
+}
+
+/// Who is asking, as far as the network tells.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub client_ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// A logged-in person: the session's user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}

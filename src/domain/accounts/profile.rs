@@ -1,0 +1,121 @@
+//! The viewer's own account: read it, change phone, email and password.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::enums::SmsPurpose;
+use crate::db::outbox::{EmailMessage, SmsMessage};
+use crate::db::users::User;
+use crate::domain::accounts::password::{check_password_rule, hash_password, verify_password};
+use crate::domain::accounts::phone::{mask_phone, parse_phone};
+use crate::domain::accounts::sessions;
+use crate::domain::accounts::sms_codes::{check_code, consume};
+use crate::domain::{Services, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::events::Event;
+use crate::notify::texts;
+
+pub async fn me(conn: &mut AsyncPgConnection, viewer: &Viewer) -> AppResult<User> {
+    Ok(User::find(conn, viewer.user_id).await?)
+}
+
+pub async fn change_password(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    old_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    check_password_rule("newPassword", new_password)?;
+    let user = User::find(conn, viewer.user_id).await?;
+    if !verify_password(old_password.to_owned(), user.password_hash.clone()).await? {
+        return Err(AppError::bad_input("oldPassword", "old password is wrong"));
+    }
+    let hash = hash_password(new_password.to_owned()).await?;
+    let revoked = conn
+        .transaction(async |conn| {
+            User::set_password(conn, user.id, &hash).await?;
+            sessions::revoke_others(conn, user.id, Some(viewer.session_id)).await
+        })
+        .await?;
+    sessions::announce_revoked(svc, revoked);
+    Ok(())
+}
+
+/// The code was sent to the new phone (purpose CHANGE_PHONE); the old phone
+/// is told of the change.
+pub async fn change_phone(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    raw_phone: &str,
+    sms_code: &str,
+) -> AppResult<User> {
+    let phone = parse_phone("newPhone", raw_phone)?;
+    let code_id = check_code(
+        conn,
+        svc,
+        "smsCode",
+        &phone,
+        SmsPurpose::ChangePhone,
+        sms_code,
+    )
+    .await?;
+    let user = conn
+        .transaction(async |conn| {
+            let before = User::lock(conn, viewer.user_id).await?;
+            if before.phone == phone {
+                return Err(AppError::bad_input(
+                    "newPhone",
+                    "this is already your phone number",
+                ));
+            }
+            let user = User::set_phone(conn, viewer.user_id, &phone).await?;
+            consume(conn, "smsCode", code_id).await?;
+            SmsMessage::enqueue(
+                conn,
+                &before.phone,
+                &texts::phone_changed(&mask_phone(&phone)),
+                false,
+            )
+            .await?;
+            Ok(user)
+        })
+        .await?;
+    svc.outbox.wake();
+    svc.events.publish(Event::UserUpdated(user.id));
+    Ok(user)
+}
+
+pub async fn change_email(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    raw_email: &str,
+) -> AppResult<User> {
+    let email = parse_email("email", raw_email)?;
+    let user = conn
+        .transaction(async |conn| {
+            let user = User::set_email(conn, viewer.user_id, &email).await?;
+            EmailMessage::enqueue(
+                conn,
+                &email,
+                texts::email_changed_subject(),
+                &texts::email_changed_body(),
+            )
+            .await?;
+            Ok::<_, AppError>(user)
+        })
+        .await?;
+    svc.outbox.wake();
+    svc.events.publish(Event::UserUpdated(user.id));
+    Ok(user)
+}
+
+/// An address lettre can send to, at most 254 characters.
+pub fn parse_email(field: &str, raw: &str) -> AppResult<String> {
+    let email = raw.trim();
+    if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
+        return Err(AppError::bad_input(field, "email address is not valid"));
+    }
+    Ok(email.to_owned())
+}

@@ -1,0 +1,107 @@
+//! Sessions: opaque 256-bit bearer tokens, of which only the SHA-256 is stored.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel_async::AsyncPgConnection;
+
+use crate::db::ids::{SessionId, UserId};
+use crate::db::sessions::{NewSession, Session};
+use crate::db::users::User;
+use crate::domain::{RequestMeta, Services, Viewer};
+use crate::error::{AppError, AppResult};
+use crate::events::Event;
+use crate::pki::secrets::sha256;
+
+/// Writing `last_seen_at` on every request would turn reads into writes;
+/// once a minute is precise enough for an idle timeout counted in minutes.
+const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
+
+/// A new session and the token that only its owner ever sees.
+pub struct IssuedSession {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// Creates a session for `user` inside the caller's transaction.
+pub async fn issue(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    user: User,
+) -> AppResult<IssuedSession> {
+    let mut raw = [0u8; 32];
+    openssl::rand::rand_bytes(&mut raw).map_err(AppError::internal)?;
+    let token = URL_SAFE_NO_PAD.encode(raw);
+    let expires_at =
+        svc.clock.now() + TimeDelta::hours(i64::from(svc.config.sessions.lifetime_hours));
+    Session::insert(
+        conn,
+        &NewSession {
+            id: SessionId::new(),
+            user_id: user.id,
+            token_hash: &sha256(token.as_bytes()),
+            expires_at,
+            client_ip: Some(&meta.client_ip),
+            user_agent: meta.user_agent.as_deref(),
+        },
+    )
+    .await?;
+    Ok(IssuedSession {
+        token,
+        expires_at,
+        user,
+    })
+}
+
+/// The viewer a bearer token stands for, or None when it is unknown, revoked,
+/// idle too long or past its lifetime.
+pub async fn authenticate(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    token: &str,
+) -> AppResult<Option<Viewer>> {
+    let now = svc.clock.now();
+    let idle_since = now - TimeDelta::minutes(i64::from(svc.config.sessions.idle_minutes));
+    let Some(session) =
+        Session::find_live(conn, &sha256(token.as_bytes()), idle_since, now).await?
+    else {
+        return Ok(None);
+    };
+    if session.last_seen_at < now - TOUCH_EVERY {
+        Session::touch(conn, session.id, now).await?;
+    }
+    Ok(Some(Viewer {
+        user_id: session.user_id,
+        session_id: session.id,
+    }))
+}
+
+pub async fn logout(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+) -> AppResult<()> {
+    Session::revoke(conn, viewer.session_id).await?;
+    svc.events
+        .publish(Event::SessionsRevoked(vec![viewer.session_id]));
+    Ok(())
+}
+
+/// Revokes every session of `user_id` but `keep`, inside the caller's
+/// transaction; returns the revoked ids to announce after commit.
+pub async fn revoke_others(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    keep: Option<SessionId>,
+) -> AppResult<Vec<SessionId>> {
+    Ok(Session::revoke_all_for_user(conn, user_id, keep).await?)
+}
+
+/// Tells open sockets of these sessions to close (after the commit).
+pub fn announce_revoked(svc: &Services<'_>, revoked: Vec<SessionId>) {
+    if !revoked.is_empty() {
+        svc.events.publish(Event::SessionsRevoked(revoked));
+    }
+}

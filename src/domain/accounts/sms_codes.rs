@@ -1,0 +1,192 @@
+//! One-time SMS codes: issue (with send limits), check and consume.
+
+use chrono::TimeDelta;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::enums::SmsPurpose;
+use crate::db::ids::SmsCodeId;
+use crate::db::locks::lock_key;
+use crate::db::outbox::SmsMessage;
+use crate::db::sms_codes::{SmsCode, SmsCodeSend};
+use crate::db::users::User;
+use crate::domain::accounts::phone::{mask_phone, parse_phone};
+use crate::domain::{RequestMeta, Services};
+use crate::error::{AppError, AppResult};
+use crate::notify::texts;
+use crate::pki::secrets::constant_time_eq;
+
+pub const CODE_TTL: TimeDelta = TimeDelta::minutes(5);
+pub const RESEND_AFTER: TimeDelta = TimeDelta::seconds(60);
+pub const MAX_ATTEMPTS: i32 = 5;
+
+pub struct CodeSent {
+    pub sent_to: String,
+    pub retry_after_seconds: i64,
+}
+
+fn wrong_code(field: &str) -> AppError {
+    AppError::bad_input(field, "verification code is wrong or expired")
+}
+
+/// Six digits from the CSPRNG, without modulo bias.
+fn new_code() -> AppResult<String> {
+    loop {
+        let mut bytes = [0u8; 4];
+        openssl::rand::rand_bytes(&mut bytes).map_err(AppError::internal)?;
+        let n = u32::from_be_bytes(bytes);
+        // 4_294_000_000 is the largest multiple of 1_000_000 below 2^32.
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+fn code_hash(
+    svc: &Services<'_>,
+    phone: &str,
+    purpose: SmsPurpose,
+    code: &str,
+) -> AppResult<Vec<u8>> {
+    let value = format!("{phone}|{}|{code}", purpose.as_str());
+    svc.keys
+        .mac(b"sms-code", value.as_bytes())
+        .map_err(AppError::internal)
+}
+
+/// The public `sendSmsCode`: the same answer whether or not the phone has an
+/// account. Codes for logging in or resetting a password of a phone without
+/// an account are stored but never sent.
+pub async fn send_sms_code(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    raw_phone: &str,
+    purpose: SmsPurpose,
+) -> AppResult<CodeSent> {
+    let phone = parse_phone("phone", raw_phone)?;
+    if purpose == SmsPurpose::RealName {
+        return Err(AppError::bad_input(
+            "purpose",
+            "this purpose is not available here",
+        ));
+    }
+    let deliver = match purpose {
+        SmsPurpose::Login | SmsPurpose::ResetPassword => {
+            User::find_by_phone(conn, &phone).await?.is_some()
+        }
+        _ => true,
+    };
+    issue_code(conn, svc, meta, &phone, purpose, deliver).await
+}
+
+/// Stores a fresh code for (phone, purpose) within the send limits and, when
+/// `deliver`, queues the SMS that carries it.
+pub async fn issue_code(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    phone: &str,
+    purpose: SmsPurpose,
+    deliver: bool,
+) -> AppResult<CodeSent> {
+    let code = new_code()?;
+    let hash = code_hash(svc, phone, purpose, &code)?;
+    let now = svc.clock.now();
+    let limits = &svc.config.limits;
+    conn.transaction(async |conn| {
+        lock_key(conn, "sms-phone", phone).await?;
+        lock_key(conn, "sms-ip", &meta.client_ip).await?;
+        let recent = SmsCodeSend::to_phone_since(conn, phone, now - TimeDelta::days(1)).await?;
+        if let Some(last) = recent.first()
+            && *last > now - RESEND_AFTER
+        {
+            return Err(AppError::RateLimited {
+                message: "a code was sent to this phone less than a minute ago",
+                retry_after_seconds: Some((*last + RESEND_AFTER - now).num_seconds().max(1)),
+            });
+        }
+        if recent.len() >= limits.sms_codes_per_phone_day as usize {
+            let oldest = recent.last().copied().unwrap_or(now);
+            return Err(AppError::RateLimited {
+                message: "this phone has received too many codes today",
+                retry_after_seconds: Some((oldest + TimeDelta::days(1) - now).num_seconds().max(1)),
+            });
+        }
+        let from_ip =
+            SmsCodeSend::count_from_ip_since(conn, &meta.client_ip, now - TimeDelta::hours(1))
+                .await?;
+        if from_ip >= i64::from(limits.sms_codes_per_ip_hour) {
+            return Err(AppError::RateLimited {
+                message: "too many codes requested from this network, try again later",
+                retry_after_seconds: Some(3600),
+            });
+        }
+        SmsCodeSend::record(conn, phone, &meta.client_ip).await?;
+        SmsCode::replace(conn, phone, purpose, &hash, now + CODE_TTL).await?;
+        if deliver {
+            let body = texts::verification_code(purpose.as_str(), &code);
+            SmsMessage::enqueue(conn, phone, &body, true).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    svc.outbox.wake();
+    Ok(CodeSent {
+        sent_to: mask_phone(phone),
+        retry_after_seconds: RESEND_AFTER.num_seconds(),
+    })
+}
+
+/// Counts one try against the live code (committed at once, so failed tries
+/// stay counted whatever happens next) and says whether `code` matches.
+/// Call [`consume`] inside the transaction that acts on the code.
+pub async fn check_code(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    field: &str,
+    phone: &str,
+    purpose: SmsPurpose,
+    code: &str,
+) -> AppResult<SmsCodeId> {
+    let code = code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::bad_input(
+            field,
+            "verification code must be 6 digits",
+        ));
+    }
+    let now = svc.clock.now();
+    let Some(stored) = SmsCode::count_attempt(conn, phone, purpose, MAX_ATTEMPTS, now).await?
+    else {
+        return Err(wrong_code(field));
+    };
+    let given = code_hash(svc, phone, purpose, code)?;
+    if constant_time_eq(&given, &stored.code_hash) {
+        Ok(stored.id)
+    } else {
+        Err(wrong_code(field))
+    }
+}
+
+/// Uses the code up; fails when a concurrent request used it first.
+pub async fn consume(conn: &mut AsyncPgConnection, field: &str, id: SmsCodeId) -> AppResult<()> {
+    if SmsCode::consume(conn, id).await? {
+        Ok(())
+    } else {
+        Err(wrong_code(field))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..200 {
+            let code = new_code().unwrap();
+            assert_eq!(code.len(), 6);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+}

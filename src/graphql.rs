@@ -1,0 +1,60 @@
+//! The GraphQL schema: one Query/Mutation/Subscription part per domain,
+//! merged here, with the hardening limits from Config.
+
+pub mod accounts;
+pub mod context;
+pub mod limits;
+pub mod real_name;
+
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
+
+use crate::app::App;
+
+#[derive(MergedObject, Default)]
+pub struct Query(accounts::AccountsQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(accounts::AccountsMutation, real_name::RealNameMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(accounts::AccountsSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+}
+
+pub fn build_schema(app: &App) -> AppSchema {
+    let limits = &app.config.limits;
+    let mut builder = builder()
+        .data(app.clone())
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_directives(limits.max_directives)
+        .limit_recursive_depth(32)
+        .extension(limits::QueryLimits {
+            max_bytes: limits.max_document_bytes,
+            max_tokens: limits.max_tokens,
+            max_aliases: limits.max_aliases,
+        });
+    if !app.config.introspection_enabled() {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema as `schema.graphql` holds it: sorted, space-indented.
+pub fn sdl() -> String {
+    builder().finish().sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items()
+            .use_space_ident(),
+    )
+}

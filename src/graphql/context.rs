@@ -1,0 +1,58 @@
+//! What each request carries into resolvers, and the helpers to reach it.
+
+use async_graphql::Context;
+
+use crate::app::App;
+use crate::db::PooledConn;
+use crate::domain::{RequestMeta, Viewer};
+use crate::error::AppError;
+
+/// Per-request data: where the request came from and who sent it.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub meta: RequestMeta,
+    pub viewer: Option<Viewer>,
+}
+
+pub trait ContextExt {
+    fn app(&self) -> &App;
+    fn request(&self) -> &RequestContext;
+    /// The logged-in viewer, or UNAUTHENTICATED.
+    fn viewer(&self) -> Result<Viewer, AppError>;
+    fn conn(&self) -> impl Future<Output = Result<PooledConn, AppError>> + Send;
+}
+
+impl ContextExt for Context<'_> {
+    fn app(&self) -> &App {
+        #[expect(
+            clippy::expect_used,
+            reason = "the schema is always built with the App"
+        )]
+        self.data::<App>().expect("App in schema data")
+    }
+
+    fn request(&self) -> &RequestContext {
+        #[expect(
+            clippy::expect_used,
+            reason = "every entry point adds a RequestContext"
+        )]
+        self.data::<RequestContext>()
+            .expect("RequestContext in request data")
+    }
+
+    fn viewer(&self) -> Result<Viewer, AppError> {
+        self.request()
+            .viewer
+            .ok_or(AppError::Unauthenticated("log in first"))
+    }
+
+    async fn conn(&self) -> Result<PooledConn, AppError> {
+        Ok(self.app().pool.get().await?)
+    }
+}
+
+/// Parses an ID argument; a malformed one is BAD_USER_INPUT on that field.
+pub fn parse_id<T: std::str::FromStr>(field: &str, id: &async_graphql::ID) -> Result<T, AppError> {
+    id.parse()
+        .map_err(|_| AppError::bad_input(field, "not a valid id"))
+}

@@ -1,0 +1,37 @@
+//! The Chinese texts users receive.
+
+pub const SIGNATURE: &str = "【豫云签】";
+
+/// The text of a verification code SMS for `purpose` (one of the SmsPurpose names).
+pub fn verification_code(purpose: &str, code: &str) -> String {
+    let action = match purpose {
+        "REGISTER" => "注册账号",
+        "LOGIN" => "登录",
+        "RESET_PASSWORD" => "重置密码",
+        "CHANGE_PHONE" => "更换手机号",
+        "REAL_NAME" => "实名认证",
+        _ => "身份验证",
+    };
+    format!("{SIGNATURE}您正在{action}，验证码：{code}，5分钟内有效。请勿将验证码告知他人。")
+}
+
+pub fn phone_changed(new_phone_masked: &str) -> String {
+    format!("{SIGNATURE}您的账号已更换绑定手机号为{new_phone_masked}，如非本人操作请立即联系客服。")
+}
+
+pub fn email_changed_subject() -> &'static str {
+    "豫云签：邮箱绑定成功"
+}
+
+pub fn email_changed_body() -> String {
+    "您好：\n\n您的豫云签账号已绑定此邮箱，今后的合同通知将发送到这里。\n如非本人操作，请登录平台修改或联系客服。\n\n豫云签电子劳动合同服务平台".to_owned()
+}
+
+/// `138****0000`, for logs and texts that must not carry the full number.
+pub fn mask_phone(phone: &str) -> String {
+    if phone.len() == 11 && phone.is_ascii() {
+        format!("{}****{}", &phone[..3], &phone[7..])
+    } else {
+        "***".to_owned()
+    }
+}

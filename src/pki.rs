@@ -1,0 +1,4 @@
+//! Keys, certificates and cryptographic checks (openssl); pure, no database.
+
+pub mod secrets;
+pub mod ukey;
