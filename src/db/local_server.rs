@@ -54,6 +54,20 @@ pub async fn locate_database(data_dir: &Path) -> anyhow::Result<(String, Option<
     Ok((url, Some(cluster)))
 }
 
+/// The first local server that accepts a connection, as a URL template
+/// (`{db}` stands for the database name).
+pub async fn find_local_server() -> Option<String> {
+    for server in local_server_candidates() {
+        if AsyncPgConnection::establish(&server.replace("{db}", "postgres"))
+            .await
+            .is_ok()
+        {
+            return Some(server);
+        }
+    }
+    None
+}
+
 /// Maintenance-database URLs to try, most likely first.
 fn local_server_candidates() -> Vec<String> {
     let mut users = Vec::new();

@@ -76,6 +76,24 @@ impl SmsCode {
             .optional()
     }
 
+    /// Whether `code_hash` is the code of (phone, purpose) that was already used.
+    pub async fn was_consumed(
+        conn: &mut AsyncPgConnection,
+        phone: &str,
+        purpose: SmsPurpose,
+        code_hash: &[u8],
+    ) -> QueryResult<bool> {
+        let stored: Option<Vec<u8>> = sms_codes::table
+            .filter(sms_codes::phone.eq(phone))
+            .filter(sms_codes::purpose.eq(purpose))
+            .filter(sms_codes::consumed_at.is_not_null())
+            .select(sms_codes::code_hash)
+            .first(conn)
+            .await
+            .optional()?;
+        Ok(stored.is_some_and(|stored| crate::pki::secrets::constant_time_eq(&stored, code_hash)))
+    }
+
     /// Marks the code used; false when another request used it first.
     pub async fn consume(conn: &mut AsyncPgConnection, id: SmsCodeId) -> QueryResult<bool> {
         diesel::update(sms_codes::table.find(id))

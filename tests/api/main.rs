@@ -1,1 +1,18 @@
+//! Integration tests: one binary, one fresh database per test, real
+//! PostgreSQL, real HTTP (in-process or on a socket) and real WebSocket.
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] functions fail loudly on a broken setup"
+)]
 
+mod helpers;
+
+mod accounts;
+mod client_examples;
+mod hardening;
+mod migrations;
+mod real_name;
+mod schema;
+mod server;
+mod ukey;
+mod websocket;

@@ -9,7 +9,7 @@ use crate::db::users::{NewUser, User};
 use crate::domain::accounts::password::{check_password_rule, hash_password};
 use crate::domain::accounts::phone::parse_phone;
 use crate::domain::accounts::sessions::{self, IssuedSession};
-use crate::domain::accounts::sms_codes::{check_code, consume};
+use crate::domain::accounts::sms_codes::{check_code, consume, was_used};
 use crate::domain::{RequestMeta, Services};
 use crate::error::{AppError, AppResult};
 
@@ -34,7 +34,7 @@ pub async fn register(
             "the privacy policy, service agreement and certificate agreement must be accepted",
         ));
     }
-    let code_id = check_code(
+    let code_id = match check_code(
         conn,
         svc,
         "smsCode",
@@ -42,7 +42,19 @@ pub async fn register(
         SmsPurpose::Register,
         input.sms_code,
     )
-    .await?;
+    .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            let taken = User::find_by_phone(conn, &phone).await?.is_some();
+            if taken && was_used(conn, svc, &phone, SmsPurpose::Register, input.sms_code).await? {
+                return Err(AppError::Conflict(
+                    "phone number is already registered".into(),
+                ));
+            }
+            return Err(e);
+        }
+    };
     let hash = hash_password(input.password.to_owned()).await?;
     let now = svc.clock.now();
     conn.transaction(async |conn| {

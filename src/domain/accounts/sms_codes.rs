@@ -168,6 +168,20 @@ pub async fn check_code(
     }
 }
 
+/// Whether `code` is the right code of (phone, purpose) but already used:
+/// lets a registration that lost a race answer CONFLICT, and tells nothing
+/// to anyone who does not hold the code.
+pub async fn was_used(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    phone: &str,
+    purpose: SmsPurpose,
+    code: &str,
+) -> AppResult<bool> {
+    let hash = code_hash(svc, phone, purpose, code.trim())?;
+    Ok(SmsCode::was_consumed(conn, phone, purpose, &hash).await?)
+}
+
 /// Uses the code up; fails when a concurrent request used it first.
 pub async fn consume(conn: &mut AsyncPgConnection, field: &str, id: SmsCodeId) -> AppResult<()> {
     if SmsCode::consume(conn, id).await? {

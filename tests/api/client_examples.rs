@@ -1,0 +1,1 @@
+//! Every example in client-examples/ runs against a real app.

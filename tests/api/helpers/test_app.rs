@@ -1,0 +1,265 @@
+//! TestApp: the real router on a fresh database, driven in-process, or served
+//! on a real socket where WebSockets or outside programs need one.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use yuyunqian::config::Config;
+use yuyunqian::db::PooledConn;
+use yuyunqian::db::pool::build_pool;
+use yuyunqian::db::schema::{captchas, sms_outbox};
+use yuyunqian::pki::secrets::MasterKey;
+use yuyunqian::{App, build_router};
+
+use super::database::TestDatabase;
+
+pub const PASSWORD: &str = "Zq8#wLm2!x";
+pub const DEFAULT_IP: &str = "203.0.113.10";
+
+pub struct TestApp {
+    pub app: App,
+    pub router: Router,
+    _db: TestDatabase,
+    data_dir: std::path::PathBuf,
+}
+
+/// A registered, logged-in person.
+pub struct Person {
+    pub phone: String,
+    pub token: String,
+    pub user_id: String,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.app.shutdown.cancel();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDatabase::new().await;
+        let mut config = Config::for_tests();
+        let data_dir = std::env::temp_dir().join(format!("yyq-test-{}", uuid::Uuid::new_v4()));
+        config.data_dir = data_dir.clone();
+        adjust(&mut config);
+        let keys = yuyunqian::app::load_master_key(&config).expect("master key");
+        let pool = build_pool(&db.url, 8).expect("pool");
+        let app = App::new(config, pool, keys);
+        let router = build_router(app.clone());
+        Self {
+            app,
+            router,
+            _db: db,
+            data_dir,
+        }
+    }
+
+    pub fn keys(&self) -> &MasterKey {
+        &self.app.keys
+    }
+
+    pub async fn conn(&self) -> PooledConn {
+        self.app.pool.get().await.expect("connection")
+    }
+
+    /// Sends a raw request through the router, as if from `DEFAULT_IP`.
+    pub async fn request(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        self.request_from(DEFAULT_IP, request).await
+    }
+
+    pub async fn request_from(
+        &self,
+        ip: &str,
+        mut request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let addr: SocketAddr = format!("{ip}:40000").parse().expect("ip");
+        request.extensions_mut().insert(ConnectInfo(addr));
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        (status, headers, body)
+    }
+
+    /// POSTs a GraphQL operation as JSON and returns the response body.
+    pub async fn gql_full(
+        &self,
+        ip: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut builder = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let (_, _, bytes) = self
+            .request_from(ip, builder.body(Body::from(body)).expect("request"))
+            .await;
+        serde_json::from_slice(&bytes).expect("json response")
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_full(DEFAULT_IP, None, query, variables).await
+    }
+
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.gql_full(DEFAULT_IP, Some(token), query, variables)
+            .await
+    }
+
+    /// The newest SMS queued for `phone`.
+    pub async fn last_sms(&self, phone: &str) -> Option<String> {
+        let mut conn = self.conn().await;
+        sms_outbox::table
+            .filter(sms_outbox::phone.eq(phone))
+            .order(sms_outbox::created_at.desc())
+            .select(sms_outbox::body)
+            .first(&mut conn)
+            .await
+            .optional()
+            .expect("read outbox")
+    }
+
+    pub async fn sms_count(&self, phone: &str) -> i64 {
+        let mut conn = self.conn().await;
+        sms_outbox::table
+            .filter(sms_outbox::phone.eq(phone))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .expect("count outbox")
+    }
+
+    /// The code in the newest SMS to `phone`.
+    pub async fn code_for(&self, phone: &str) -> String {
+        let body = self.last_sms(phone).await.expect("an sms was sent");
+        extract_code(&body).expect("a code in the sms")
+    }
+
+    pub async fn send_code(&self, phone: &str, purpose: &str) -> Value {
+        self.gql(
+            "mutation($p: String!, $u: SmsPurpose!) { sendSmsCode(phone: $p, purpose: $u) { sentTo retryAfterSeconds } }",
+            json!({ "p": phone, "u": purpose }),
+        )
+        .await
+    }
+
+    /// Registers `phone` with `PASSWORD` and returns the logged-in person.
+    pub async fn register(&self, phone: &str) -> Person {
+        let sent = self.send_code(phone, "REGISTER").await;
+        assert!(sent.get("errors").is_none(), "{sent}");
+        let code = self.code_for(phone).await;
+        let response = self
+            .gql(
+                "mutation($p: String!, $pw: String!, $c: String!) { register(phone: $p, password: $pw, smsCode: $c, acceptAgreements: true) { token user { id } } }",
+                json!({ "p": phone, "pw": PASSWORD, "c": code }),
+            )
+            .await;
+        let session = &response["data"]["register"];
+        Person {
+            phone: phone.to_owned(),
+            token: session["token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{response}"))
+                .to_owned(),
+            user_id: session["user"]["id"].as_str().expect("user id").to_owned(),
+        }
+    }
+
+    /// A fresh captcha whose answer is set to a known value (the image cannot be read by a test).
+    pub async fn solved_captcha(&self) -> (String, String) {
+        let response = self
+            .gql("mutation { createCaptcha { id imagePng } }", json!({}))
+            .await;
+        let id = response["data"]["createCaptcha"]["id"]
+            .as_str()
+            .expect("captcha id")
+            .to_owned();
+        let answer = "K7P2Q".to_owned();
+        let mac = self
+            .keys()
+            .mac(
+                b"captcha",
+                format!("{id}|{}", answer.to_lowercase()).as_bytes(),
+            )
+            .expect("mac");
+        let uuid: uuid::Uuid = id.parse().expect("uuid");
+        let mut conn = self.conn().await;
+        diesel::update(captchas::table.filter(captchas::id.eq(uuid)))
+            .set(captchas::answer_hash.eq(mac))
+            .execute(&mut conn)
+            .await
+            .expect("set captcha answer");
+        (id, answer)
+    }
+
+    /// Serves the router on a real socket; the server stops when the app shuts down.
+    pub async fn serve(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = self.router.clone();
+        let shutdown = self.app.shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+        });
+        addr
+    }
+}
+
+pub fn extract_code(body: &str) -> Option<String> {
+    let start = body.find("验证码：")? + "验证码：".len();
+    Some(body[start..].chars().take(6).collect())
+}
+
+/// `extensions.code` of the first error, or "" when there is none.
+pub fn error_code(response: &Value) -> String {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+pub fn error_field(response: &Value) -> String {
+    response["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}

@@ -1,0 +1,45 @@
+//! `schema.graphql` is the exported SDL; the names clients rely on are in it.
+
+#[test]
+fn schema_graphql_is_fresh() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+    let current = yuyunqian::graphql::sdl();
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    if stored != current {
+        std::fs::write(&path, &current).unwrap();
+        panic!("schema.graphql was stale and has been rewritten: review and commit it");
+    }
+}
+
+#[test]
+fn schema_keeps_the_account_names_of_the_api_sketch() {
+    let sdl = yuyunqian::graphql::sdl();
+    for name in [
+        "me: User",
+        "sendSmsCode(",
+        "createCaptcha: Captcha!",
+        "register(",
+        "loginWithSms(",
+        "loginWithPassword(",
+        "createCertificateChallenge: CertificateChallenge!",
+        "loginWithCertificate(",
+        "resetPassword(",
+        "logout: Boolean!",
+        "changePassword(",
+        "changePhone(",
+        "changeEmail(",
+        "bindUkey(",
+        "startRealNameVerification(",
+        "confirmRealNameVerification(",
+        "enum SmsPurpose",
+        "enum IdType",
+        "enum RealNameMethod",
+        "enum RealNameStatus",
+        "type SendCodeResult",
+        "idNumberMasked: String",
+        "ukeyBound: Boolean!",
+        "faceUrl: String",
+    ] {
+        assert!(sdl.contains(name), "schema lacks {name}");
+    }
+}

@@ -1,0 +1,282 @@
+//! GraphQL over a real WebSocket: authentication at connection_init, the
+//! deadlines and limits around it, and closing when sessions or the server end.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::TestApp;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(addr: SocketAddr, protocol: &str) -> Socket {
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next text message as JSON, or the close code as `{"close": code}`.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s");
+        match message {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(Message::Close(frame))) => {
+                return json!({ "close": frame.map(|f| u16::from(f.code)).unwrap_or(1005) });
+            }
+            Some(Ok(_)) => continue,
+            other => return json!({ "closed": format!("{other:?}") }),
+        }
+    }
+}
+
+async fn init(socket: &mut Socket, token: Option<&str>) -> Value {
+    let payload = match token {
+        Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+        None => json!({}),
+    };
+    send(
+        socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    next(socket).await
+}
+
+const ME_UPDATED: &str = "subscription { meUpdated { email } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authenticated_socket_receives_its_own_account_updates() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000301").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    assert_eq!(
+        init(&mut socket, Some(&person.token)).await["type"],
+        "connection_ack"
+    );
+
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { phone } }" } }),
+    )
+    .await;
+    let me = next(&mut socket).await;
+    assert_eq!(me["payload"]["data"]["me"]["phone"], "13800000301", "{me}");
+    assert_eq!(next(&mut socket).await["type"], "complete");
+
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe", "payload": { "query": ME_UPDATED } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    t.gql_as(
+        &person.token,
+        "mutation { changeEmail(email: \"a@example.com\") { email } }",
+        json!({}),
+    )
+    .await;
+    let update = next(&mut socket).await;
+    assert_eq!(update["id"], "2");
+    assert_eq!(
+        update["payload"]["data"]["meUpdated"]["email"], "a@example.com",
+        "{update}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_socket_cannot_subscribe_to_account_updates() {
+    let t = TestApp::spawn().await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    assert_eq!(init(&mut socket, None).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": ME_UPDATED } }),
+    )
+    .await;
+    let error = next(&mut socket).await;
+    assert_eq!(
+        error["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{error}"
+    );
+    assert!(error["payload"]["data"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_token_is_refused_with_4403() {
+    let t = TestApp::spawn().await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    assert_eq!(init(&mut socket, Some("not-a-token")).await["close"], 4403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_without_connection_init_is_closed_with_4408() {
+    let t = TestApp::with_config(|c| c.limits.ws_init_timeout_secs = 1).await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    assert_eq!(next(&mut socket).await["close"], 4408);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribing_before_the_ack_is_refused_with_4401() {
+    let t = TestApp::spawn().await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { id } }" } }),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["close"], 4401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_subscription_id_closes_with_4409() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000302").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    init(&mut socket, Some(&person.token)).await;
+    let subscribe =
+        json!({ "id": "same", "type": "subscribe", "payload": { "query": ME_UPDATED } });
+    send(&mut socket, subscribe.clone()).await;
+    send(&mut socket, subscribe).await;
+    assert_eq!(next(&mut socket).await["close"], 4409);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_per_socket_are_capped() {
+    let t = TestApp::with_config(|c| c.limits.max_ws_subscriptions = 2).await;
+    let person = t.register("13800000303").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    init(&mut socket, Some(&person.token)).await;
+    for id in ["a", "b", "c"] {
+        send(
+            &mut socket,
+            json!({ "id": id, "type": "subscribe", "payload": { "query": ME_UPDATED } }),
+        )
+        .await;
+    }
+    let refused = next(&mut socket).await;
+    assert_eq!(refused["id"], "c");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused}"
+    );
+    // Completing one frees a place.
+    send(&mut socket, json!({ "id": "a", "type": "complete" })).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    send(
+        &mut socket,
+        json!({ "id": "d", "type": "subscribe", "payload": { "query": "{ me { phone } }" } }),
+    )
+    .await;
+    let mut answer = next(&mut socket).await;
+    while answer["id"] == "a" {
+        answer = next(&mut socket).await;
+    }
+    assert_eq!(answer["id"], "d", "{answer}");
+    assert_eq!(answer["type"], "next");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_out_closes_the_sessions_sockets() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000304").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    init(&mut socket, Some(&person.token)).await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": ME_UPDATED } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.gql_as(&person.token, "mutation { logout }", json!({}))
+        .await;
+    assert_eq!(next(&mut socket).await["close"], 4401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_graphql_ws_protocol_works() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000305").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-ws").await;
+    assert_eq!(
+        init(&mut socket, Some(&person.token)).await["type"],
+        "connection_ack"
+    );
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "start", "payload": { "query": "{ me { phone } }" } }),
+    )
+    .await;
+    let data = next(&mut socket).await;
+    assert_eq!(data["type"], "data");
+    assert_eq!(data["payload"]["data"]["me"]["phone"], "13800000305");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_origins_cannot_open_sockets() {
+    let t = TestApp::spawn().await;
+    let addr = t.serve().await;
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    request
+        .headers_mut()
+        .insert("origin", "http://localhost:3000".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_closes_sockets_with_going_away() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000306").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    init(&mut socket, Some(&person.token)).await;
+    t.app.shutdown.cancel();
+    assert_eq!(next(&mut socket).await["close"], 1001);
+}
