@@ -1,6 +1,8 @@
 //! The one typed configuration, read from flags and `YYQ_*` environment variables.
 //!
-//! Every variable the server reads is declared here; the README repeats the table.
+//! Every variable the server reads is declared here; the README repeats the
+//! table. The one exception is `YYQ_LOG`, the log filter, which is read before
+//! anything else so that configuration errors are logged.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -292,6 +294,14 @@ pub struct Limits {
         global = true
     )]
     pub sms_codes_per_ip_hour: u32,
+    /// Seconds before another code may be sent to the same phone.
+    #[arg(
+        long = "sms-resend-secs",
+        env = "YYQ_SMS_RESEND_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub sms_resend_secs: u32,
     /// SMS codes one phone may receive per day.
     #[arg(
         long = "sms-codes-per-phone-day",
@@ -357,6 +367,7 @@ impl Config {
                 ws_init_timeout_secs: 10,
                 sms_codes_per_ip_hour: 30,
                 sms_codes_per_phone_day: 10,
+                sms_resend_secs: 60,
             },
         }
     }

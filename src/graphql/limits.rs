@@ -9,7 +9,8 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
 };
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition, Selection,
+    SelectionSet,
 };
 use async_graphql::{Name, Response, ServerError, ServerResult, Variables};
 use futures_util::StreamExt;
@@ -21,6 +22,7 @@ pub struct QueryLimits {
     pub max_bytes: usize,
     pub max_tokens: usize,
     pub max_aliases: usize,
+    pub max_directives: usize,
 }
 
 impl ExtensionFactory for QueryLimits {
@@ -29,6 +31,7 @@ impl ExtensionFactory for QueryLimits {
             max_bytes: self.max_bytes,
             max_tokens: self.max_tokens,
             max_aliases: self.max_aliases,
+            max_directives: self.max_directives,
         })
     }
 }
@@ -37,6 +40,7 @@ struct QueryLimitsExtension {
     max_bytes: usize,
     max_tokens: usize,
     max_aliases: usize,
+    max_directives: usize,
 }
 
 fn limit_error(message: String) -> ServerError {
@@ -95,10 +99,18 @@ impl Extension for QueryLimitsExtension {
             )));
         }
         let document = next.run(ctx, query, variables).await?;
-        if count_aliases(&document, self.max_aliases + 1) > self.max_aliases {
+        let stop_at = self.max_aliases.max(self.max_directives) + 1;
+        let counts = count_uses(&document, stop_at);
+        if counts.aliases > self.max_aliases {
             return Err(limit_error(format!(
                 "query uses more than {} aliases",
                 self.max_aliases
+            )));
+        }
+        if counts.directives > self.max_directives {
+            return Err(limit_error(format!(
+                "query uses more than {} directives",
+                self.max_directives
             )));
         }
         Ok(document)
@@ -163,62 +175,71 @@ pub fn count_tokens(source: &str, stop_at: usize) -> usize {
     count
 }
 
-/// Counts aliases as executed: a fragment counts once per spread. Stops once
-/// `stop_at` is reached; fragment cycles (invalid anyway) are cut.
-pub fn count_aliases(document: &ExecutableDocument, stop_at: usize) -> usize {
-    let fragments: HashMap<&Name, &SelectionSet> = document
-        .fragments
-        .iter()
-        .map(|(name, fragment)| (name, &fragment.node.selection_set.node))
-        .collect();
-    let mut counter = AliasCounter {
-        fragments,
-        stack: Vec::new(),
-        count: 0,
-        stop_at,
-    };
-    match &document.operations {
-        DocumentOperations::Single(op) => counter.visit(&op.node.selection_set.node),
-        DocumentOperations::Multiple(ops) => {
-            for op in ops.values() {
-                counter.visit(&op.node.selection_set.node);
-            }
-        }
-    }
-    counter.count
+/// Aliases and directives as executed: a fragment counts once per spread.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Uses {
+    pub aliases: usize,
+    pub directives: usize,
 }
 
-struct AliasCounter<'a> {
-    fragments: HashMap<&'a Name, &'a SelectionSet>,
+/// Counts aliases and directives, stopping once either reaches `stop_at`;
+/// fragment cycles (invalid anyway) are cut.
+pub fn count_uses(document: &ExecutableDocument, stop_at: usize) -> Uses {
+    let fragments: HashMap<&Name, &FragmentDefinition> = document
+        .fragments
+        .iter()
+        .map(|(name, fragment)| (name, &fragment.node))
+        .collect();
+    let mut counter = UseCounter {
+        fragments,
+        stack: Vec::new(),
+        uses: Uses::default(),
+        stop_at,
+    };
+    let operations: Vec<&OperationDefinition> = match &document.operations {
+        DocumentOperations::Single(op) => vec![&op.node],
+        DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
+    };
+    for op in operations {
+        counter.uses.directives += op.directives.len();
+        counter.visit(&op.selection_set.node);
+    }
+    counter.uses
+}
+
+struct UseCounter<'a> {
+    fragments: HashMap<&'a Name, &'a FragmentDefinition>,
     stack: Vec<&'a Name>,
-    count: usize,
+    uses: Uses,
     stop_at: usize,
 }
 
-impl<'a> AliasCounter<'a> {
+impl<'a> UseCounter<'a> {
     fn visit(&mut self, set: &'a SelectionSet) {
         for item in &set.items {
-            if self.count >= self.stop_at {
+            if self.uses.aliases >= self.stop_at || self.uses.directives >= self.stop_at {
                 return;
             }
             match &item.node {
                 Selection::Field(field) => {
-                    if field.node.alias.is_some() {
-                        self.count += 1;
-                    }
+                    self.uses.aliases += usize::from(field.node.alias.is_some());
+                    self.uses.directives += field.node.directives.len();
                     self.visit(&field.node.selection_set.node);
                 }
                 Selection::InlineFragment(fragment) => {
+                    self.uses.directives += fragment.node.directives.len();
                     self.visit(&fragment.node.selection_set.node);
                 }
                 Selection::FragmentSpread(spread) => {
+                    self.uses.directives += spread.node.directives.len();
                     let name = &spread.node.fragment_name.node;
                     if self.stack.contains(&name) {
                         continue;
                     }
-                    if let Some(set) = self.fragments.get(name).copied() {
+                    if let Some(fragment) = self.fragments.get(name).copied() {
+                        self.uses.directives += fragment.directives.len();
                         self.stack.push(name);
-                        self.visit(set);
+                        self.visit(&fragment.selection_set.node);
                         self.stack.pop();
                     }
                 }
@@ -246,7 +267,16 @@ mod tests {
             "query { ...F ...F } fragment F on Query { a: me { id } b: me { id } }",
         )
         .unwrap();
-        assert_eq!(count_aliases(&doc, 100), 4);
+        assert_eq!(count_uses(&doc, 100).aliases, 4);
+    }
+
+    #[test]
+    fn directives_count_on_fields_fragments_and_spreads() {
+        let doc = async_graphql::parser::parse_query(
+            "query Q @a { x @b { id } ...F @c ... on Query @d { y } } fragment F on Query @e { z @f }",
+        )
+        .unwrap();
+        assert_eq!(count_uses(&doc, 100).directives, 6);
     }
 
     #[test]
@@ -255,6 +285,6 @@ mod tests {
             "query { ...A } fragment A on Query { x: me { id } ...B } fragment B on Query { ...A }",
         )
         .unwrap();
-        assert!(count_aliases(&doc, 100) < 100);
+        assert!(count_uses(&doc, 100).aliases < 100);
     }
 }

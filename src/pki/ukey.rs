@@ -2,19 +2,22 @@
 //! and verify a challenge signature made with the key they certify.
 
 use chrono::{DateTime, Utc};
-use openssl::bn::BigNum;
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcKeyRef, EcPoint};
 use openssl::ecdsa::EcdsaSig;
-use openssl::hash::MessageDigest;
+use openssl::hash::{Hasher, MessageDigest};
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Public};
+use openssl::pkey::{HasPublic, Id, PKey, Public};
+use openssl::pkey_ctx::PkeyCtx;
 use openssl::sign::Verifier;
 use openssl::x509::X509;
+use spki::ObjectIdentifier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UkeyError {
     #[error("certificate is not a PEM X.509 certificate")]
     NotACertificate,
-    #[error("certificate key algorithm is not supported (RSA or ECDSA P-256)")]
+    #[error("certificate key algorithm is not supported (RSA, ECDSA P-256 or SM2)")]
     UnsupportedKey,
     #[error("openssl: {0}")]
     Openssl(#[from] openssl::error::ErrorStack),
@@ -71,32 +74,113 @@ impl UkeyCertificate {
         Ok(String::from_utf8_lossy(&self.cert.to_pem()?).into_owned())
     }
 
-    /// Whether `signature` is the certified key's SHA-256 signature of `message`.
-    /// ECDSA signatures may be DER or the 64-byte r||s form browsers produce.
+    /// Whether `signature` is the certified key's signature of `message`:
+    /// SHA-256 with RSA (PKCS#1 v1.5) or ECDSA P-256, or SM2 with SM3 and the
+    /// standard signer ID. EC signatures may be DER or the 64-byte r||s form.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> Result<bool, UkeyError> {
         let key: PKey<Public> = self.cert.public_key()?;
-        let signature = match key.id() {
-            Id::RSA => signature.to_vec(),
-            Id::EC => {
-                let curve = key.ec_key()?.group().curve_name();
-                if curve != Some(Nid::X9_62_PRIME256V1) {
-                    return Err(UkeyError::UnsupportedKey);
-                }
-                if signature.len() == 64 {
-                    let r = BigNum::from_slice(&signature[..32])?;
-                    let s = BigNum::from_slice(&signature[32..])?;
-                    EcdsaSig::from_private_components(r, s)?.to_der()?
-                } else {
-                    signature.to_vec()
-                }
+        if key.id() == Id::RSA {
+            return verify_digest_signature(&key, message, signature);
+        }
+        let signature = ec_signature_der(signature)?;
+        if key.id() == Id::EC {
+            return match key.ec_key()?.group().curve_name() {
+                Some(Nid::X9_62_PRIME256V1) => verify_digest_signature(&key, message, &signature),
+                _ => Err(UkeyError::UnsupportedKey),
+            };
+        }
+        match sm2_public_key(&key.public_key_to_der()?)? {
+            Some((ec, sm2)) => {
+                let digest = sm2_digest(&ec, message)?;
+                let mut ctx = PkeyCtx::new(&sm2)?;
+                ctx.verify_init()?;
+                Ok(ctx.verify(&digest, &signature).unwrap_or(false))
             }
-            _ => return Err(UkeyError::UnsupportedKey),
-        };
-        let mut verifier = Verifier::new(MessageDigest::sha256(), &key)?;
-        verifier.update(message)?;
-        // A malformed signature is simply not a valid one.
-        Ok(verifier.verify(&signature).unwrap_or(false))
+            None => Err(UkeyError::UnsupportedKey),
+        }
     }
+}
+
+fn verify_digest_signature(
+    key: &PKey<Public>,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool, UkeyError> {
+    let mut verifier = Verifier::new(MessageDigest::sha256(), key)?;
+    verifier.update(message)?;
+    // A malformed signature is simply not a valid one.
+    Ok(verifier.verify(signature).unwrap_or(false))
+}
+
+/// DER as given, or the 64-byte r||s form turned into DER.
+fn ec_signature_der(signature: &[u8]) -> Result<Vec<u8>, UkeyError> {
+    if signature.len() == 64 {
+        let r = BigNum::from_slice(&signature[..32])?;
+        let s = BigNum::from_slice(&signature[32..])?;
+        Ok(EcdsaSig::from_private_components(r, s)?.to_der()?)
+    } else {
+        Ok(signature.to_vec())
+    }
+}
+
+/// The signer ID of GM/T 0009 that SM2 signatures use unless agreed otherwise.
+const SM2_DEFAULT_ID: &[u8] = b"1234567812345678";
+
+/// e = SM3(Z || M), Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA).
+/// Computed here because OpenSSL 3.0 uses an empty ID by default.
+pub fn sm2_digest(key: &EcKeyRef<impl HasPublic>, message: &[u8]) -> Result<Vec<u8>, UkeyError> {
+    let group = key.group();
+    let mut ctx = BigNumContext::new()?;
+    let (mut p, mut a, mut b) = (BigNum::new()?, BigNum::new()?, BigNum::new()?);
+    group.components_gfp(&mut p, &mut a, &mut b, &mut ctx)?;
+    let (mut gx, mut gy) = (BigNum::new()?, BigNum::new()?);
+    group
+        .generator_opt()
+        .ok_or(UkeyError::UnsupportedKey)?
+        .affine_coordinates(group, &mut gx, &mut gy, &mut ctx)?;
+    let (mut x, mut y) = (BigNum::new()?, BigNum::new()?);
+    key.public_key()
+        .affine_coordinates(group, &mut x, &mut y, &mut ctx)?;
+    let mut z = Hasher::new(MessageDigest::sm3())?;
+    let id_bits = u16::try_from(SM2_DEFAULT_ID.len() * 8).map_err(|_| UkeyError::UnsupportedKey)?;
+    z.update(&id_bits.to_be_bytes())?;
+    z.update(SM2_DEFAULT_ID)?;
+    for n in [&a, &b, &gx, &gy, &x, &y] {
+        z.update(&n.to_vec_padded(32)?)?;
+    }
+    let z = z.finish()?;
+    let mut e = Hasher::new(MessageDigest::sm3())?;
+    e.update(&z)?;
+    e.update(message)?;
+    Ok(e.finish()?.to_vec())
+}
+
+/// The same SM2 key as an EC key (for its point) and as an SM2-typed PKey.
+type Sm2PublicKey = (EcKey<Public>, PKey<Public>);
+
+const SM2_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.301");
+
+/// An SM2 public key as a legacy SM2-typed key. OpenSSL 3.0 decodes SM2
+/// certificate keys into provider keys that neither expose their EC_KEY nor
+/// sign as SM2 through EVP_PKEY_CTX, so the point is read from the
+/// SubjectPublicKeyInfo and the key rebuilt. None for other key types.
+fn sm2_public_key(spki_der: &[u8]) -> Result<Option<Sm2PublicKey>, UkeyError> {
+    let info = spki::SubjectPublicKeyInfoRef::try_from(spki_der)
+        .map_err(|_| UkeyError::NotACertificate)?;
+    if info.algorithm.parameters_oid().ok() != Some(SM2_CURVE) {
+        return Ok(None);
+    }
+    let point_bytes = info
+        .subject_public_key
+        .as_bytes()
+        .ok_or(UkeyError::NotACertificate)?;
+    let group = EcGroup::from_curve_name(Nid::SM2)?;
+    let mut ctx = BigNumContext::new()?;
+    let point = EcPoint::from_bytes(&group, point_bytes, &mut ctx)?;
+    let ec = EcKey::from_public_key(&group, &point)?;
+    ec.check_key()?;
+    let pkey = PKey::from_ec_key(ec.clone())?;
+    Ok(Some((ec, pkey)))
 }
 
 fn asn1_to_utc(time: &openssl::asn1::Asn1TimeRef) -> Result<DateTime<Utc>, UkeyError> {
@@ -116,6 +200,10 @@ mod tests {
     use openssl::x509::{X509Builder, X509NameBuilder};
 
     fn self_signed(key: &PKey<Private>, cn: &str) -> X509 {
+        self_signed_with(key, cn, MessageDigest::sha256())
+    }
+
+    fn self_signed_with(key: &PKey<Private>, cn: &str, digest: MessageDigest) -> X509 {
         let mut name = X509NameBuilder::new().unwrap();
         name.append_entry_by_nid(Nid::COMMONNAME, cn).unwrap();
         let name = name.build();
@@ -130,7 +218,7 @@ mod tests {
         builder
             .set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
             .unwrap();
-        builder.sign(key, MessageDigest::sha256()).unwrap();
+        builder.sign(key, digest).unwrap();
         builder.build()
     }
 
@@ -164,6 +252,30 @@ mod tests {
         let cert = UkeyCertificate::from_pem(&pem).unwrap();
         assert!(cert.verifies(b"nonce", &sign(&key, b"nonce")).unwrap());
         assert!(!cert.verifies(b"nonce", b"garbage").unwrap());
+    }
+
+    #[test]
+    fn sm2_signatures_with_the_standard_id_verify() {
+        let group = EcGroup::from_curve_name(Nid::SM2).unwrap();
+        let ec = EcKey::generate(&group).unwrap();
+        let key = PKey::from_ec_key(ec.clone()).unwrap();
+        let pem = String::from_utf8(
+            self_signed_with(&key, "王五", MessageDigest::sm3())
+                .to_pem()
+                .unwrap(),
+        )
+        .unwrap();
+        let cert = UkeyCertificate::from_pem(&pem).unwrap();
+
+        // Signed by the RustCrypto sm2 crate, an independent implementation.
+        let secret =
+            sm2::SecretKey::from_slice(&ec.private_key().to_vec_padded(32).unwrap()).unwrap();
+        let signing = sm2::dsa::SigningKey::new("1234567812345678", &secret).unwrap();
+        use sm2::dsa::signature::Signer as _;
+        let signature: sm2::dsa::Signature = signing.sign(b"nonce");
+        let raw = signature.to_bytes();
+        assert!(cert.verifies(b"nonce", &raw).unwrap());
+        assert!(!cert.verifies(b"other", &raw).unwrap());
     }
 
     #[test]

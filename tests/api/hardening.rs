@@ -238,3 +238,35 @@ async fn health_reports_the_database() {
         .await;
     assert!(headers.contains_key("x-request-id"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_over_the_size_limit_are_refused() {
+    let t = TestApp::with_config(|c| c.limits.max_upload_bytes = 1_000).await;
+    let boundary = "XBOUNDARY";
+    let file = "x".repeat(2_000);
+    let multipart = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\":\"{{ me {{ id }} }}\",\"variables\":{{\"f\":null}}}}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\":[\"variables.f\"]}}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    );
+    let request = Request::post("/graphql")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("x-requested-with", "XMLHttpRequest")
+        .body(Body::from(multipart))
+        .unwrap();
+    let (status, _, _) = t.request(request).await;
+    assert_eq!(status, 413);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn too_many_directives_are_refused() {
+    let t = TestApp::spawn().await;
+    let fields: String = (0..11)
+        .map(|i| format!("a{i}: __typename @include(if: true) "))
+        .collect();
+    let r = t.gql(&format!("{{ {fields} }}"), json!({})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+}

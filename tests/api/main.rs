@@ -11,6 +11,7 @@ mod accounts;
 mod client_examples;
 mod hardening;
 mod migrations;
+mod outbox;
 mod real_name;
 mod schema;
 mod server;

@@ -43,3 +43,16 @@ fn schema_keeps_the_account_names_of_the_api_sketch() {
         assert!(sdl.contains(name), "schema lacks {name}");
     }
 }
+
+#[test]
+fn export_schema_command_prints_the_same_sdl() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
+        .arg("export-schema")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        yuyunqian::graphql::sdl()
+    );
+}

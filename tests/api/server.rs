@@ -146,3 +146,17 @@ async fn private_cluster_starts_and_stops_under_the_data_dir() {
     assert!(after.is_err(), "the cluster stopped with its guard");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn production_profile_without_real_adapters_exits_with_one_line() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
+        .env("YYQ_PROFILE", "production")
+        .env("YYQ_LOG", "off")
+        .env_remove("YYQ_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("YYQ_SMS_ADAPTER=http"), "{stderr}");
+}

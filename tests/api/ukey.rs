@@ -42,7 +42,12 @@ fn ukey(key: PKey<Private>, serial_number: Option<&str>, days: (i64, i64)) -> Uk
     builder
         .set_not_after(&Asn1Time::from_unix(now + days.1 * 86_400).unwrap())
         .unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    let digest = if key.id() == openssl::pkey::Id::SM2 {
+        MessageDigest::sm3()
+    } else {
+        MessageDigest::sha256()
+    };
+    builder.sign(&key, digest).unwrap();
     let pem = String::from_utf8(builder.build().to_pem().unwrap()).unwrap();
     Ukey { key, pem }
 }
@@ -224,4 +229,38 @@ async fn one_certificate_binds_to_one_account() {
         )
         .await;
     assert_eq!(error_code(&r), "CONFLICT", "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sm2_ukeys_bind_and_log_in() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000206").await;
+    let group = EcGroup::from_curve_name(Nid::SM2).unwrap();
+    let ec = EcKey::generate(&group).unwrap();
+    let secret = sm2::SecretKey::from_slice(&ec.private_key().to_vec_padded(32).unwrap()).unwrap();
+    let key = ukey(PKey::from_ec_key(ec).unwrap(), None, (-1, 365));
+    // Signed the way SM2 UKeys sign: SM3 with the standard signer ID (RustCrypto sm2).
+    let sign = |nonce_b64: &str| {
+        use sm2::dsa::signature::Signer as _;
+        let signing = sm2::dsa::SigningKey::new("1234567812345678", &secret).unwrap();
+        let signature: sm2::dsa::Signature = signing.sign(&STANDARD.decode(nonce_b64).unwrap());
+        STANDARD.encode(signature.to_bytes())
+    };
+    let (id, nonce) = challenge(&t).await;
+    let bound = t
+        .gql_as(
+            &person.token,
+            BIND,
+            json!({ "id": id, "c": key.pem, "s": sign(&nonce) }),
+        )
+        .await;
+    assert_eq!(bound["data"]["bindUkey"]["ukeyBound"], true, "{bound}");
+    let (id, nonce) = challenge(&t).await;
+    let login = t
+        .gql(LOGIN, json!({ "id": id, "c": key.pem, "s": sign(&nonce) }))
+        .await;
+    assert!(
+        login["data"]["loginWithCertificate"]["token"].is_string(),
+        "{login}"
+    );
 }

@@ -16,7 +16,6 @@ use crate::notify::texts;
 use crate::pki::secrets::constant_time_eq;
 
 pub const CODE_TTL: TimeDelta = TimeDelta::minutes(5);
-pub const RESEND_AFTER: TimeDelta = TimeDelta::seconds(60);
 pub const MAX_ATTEMPTS: i32 = 5;
 
 pub struct CodeSent {
@@ -93,16 +92,17 @@ pub async fn issue_code(
     let hash = code_hash(svc, phone, purpose, &code)?;
     let now = svc.clock.now();
     let limits = &svc.config.limits;
+    let resend_after = TimeDelta::seconds(i64::from(limits.sms_resend_secs));
     conn.transaction(async |conn| {
         lock_key(conn, "sms-phone", phone).await?;
         lock_key(conn, "sms-ip", &meta.client_ip).await?;
         let recent = SmsCodeSend::to_phone_since(conn, phone, now - TimeDelta::days(1)).await?;
         if let Some(last) = recent.first()
-            && *last > now - RESEND_AFTER
+            && *last > now - resend_after
         {
             return Err(AppError::RateLimited {
                 message: "a code was sent to this phone less than a minute ago",
-                retry_after_seconds: Some((*last + RESEND_AFTER - now).num_seconds().max(1)),
+                retry_after_seconds: Some((*last + resend_after - now).num_seconds().max(1)),
             });
         }
         if recent.len() >= limits.sms_codes_per_phone_day as usize {
@@ -133,7 +133,7 @@ pub async fn issue_code(
     svc.outbox.wake();
     Ok(CodeSent {
         sent_to: mask_phone(phone),
-        retry_after_seconds: RESEND_AFTER.num_seconds(),
+        retry_after_seconds: resend_after.num_seconds(),
     })
 }
 

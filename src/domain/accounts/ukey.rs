@@ -13,6 +13,7 @@ use crate::domain::accounts::sessions::{self, IssuedSession};
 use crate::domain::identity_numbers::uscc_valid;
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
+use crate::events::Event;
 use crate::pki::ukey::{UkeyCertificate, UkeyError};
 
 pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(2);
@@ -108,12 +109,15 @@ pub async fn bind(
 ) -> AppResult<User> {
     let cert = verify_proof(conn, svc, &proof).await?;
     let pem = cert.to_pem().map_err(AppError::internal)?;
-    conn.transaction(async |conn| {
-        let user = User::bind_ukey(conn, viewer.user_id, &cert.fingerprint, &pem).await?;
-        tracing::info!(user.id = %user.id, "ukey bound");
-        Ok(user)
-    })
-    .await
+    let user = conn
+        .transaction(async |conn| {
+            let user = User::bind_ukey(conn, viewer.user_id, &cert.fingerprint, &pem).await?;
+            tracing::info!(user.id = %user.id, "ukey bound");
+            Ok::<_, AppError>(user)
+        })
+        .await?;
+    svc.events.publish(Event::UserUpdated(user.id));
+    Ok(user)
 }
 
 pub async fn login(

@@ -207,6 +207,12 @@ impl TestApp {
             .expect("captcha id")
             .to_owned();
         let answer = "K7P2Q".to_owned();
+        self.set_captcha_answer(&id, &answer).await;
+        (id, answer)
+    }
+
+    /// Replaces the stored answer of captcha `id` with `answer`.
+    pub async fn set_captcha_answer(&self, id: &str, answer: &str) {
         let mac = self
             .keys()
             .mac(
@@ -221,7 +227,10 @@ impl TestApp {
             .execute(&mut conn)
             .await
             .expect("set captcha answer");
-        (id, answer)
+    }
+
+    pub fn database_url(&self) -> &str {
+        &self._db.url
     }
 
     /// Serves the router on a real socket; the server stops when the app shuts down.
