@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::config::{Config, EmailAdapterKind, Profile, SmsAdapterKind};
+use crate::config::{Config, EmailAdapterKind, IdentityAdapterKind, Profile, SmsAdapterKind};
 use crate::db::DbPool;
 use crate::domain::Services;
 use crate::events::EventBus;
-use crate::identity::{IdentityProvider, LocalIdentityProvider};
+use crate::identity::{HttpIdentityProvider, IdentityProvider, LocalIdentityProvider};
 use crate::jobs::OutboxWaker;
 use crate::jobs::outbox::Senders;
 use crate::notify::email::{FileEmail, SmtpEmail, SmtpSettings};
@@ -50,11 +50,9 @@ impl Deref for App {
 }
 
 impl App {
-    pub fn new(config: Config, pool: DbPool, keys: MasterKey) -> Self {
-        let identity: Arc<dyn IdentityProvider> = Arc::new(LocalIdentityProvider {
-            public_base_url: config.public_base_url(),
-        });
-        Self(Arc::new(AppState {
+    pub fn new(config: Config, pool: DbPool, keys: MasterKey) -> anyhow::Result<Self> {
+        let identity = build_identity_provider(&config)?;
+        Ok(Self(Arc::new(AppState {
             config,
             pool,
             keys,
@@ -64,7 +62,7 @@ impl App {
             outbox: OutboxWaker::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
-        }))
+        })))
     }
 
     /// What domain functions need beside a connection.
@@ -96,6 +94,23 @@ impl App {
         ));
         Ok(())
     }
+}
+
+fn build_identity_provider(config: &Config) -> anyhow::Result<Arc<dyn IdentityProvider>> {
+    Ok(match config.identity.identity_adapter {
+        IdentityAdapterKind::Local => Arc::new(LocalIdentityProvider {
+            public_base_url: config.public_base_url(),
+        }),
+        IdentityAdapterKind::Http => Arc::new(HttpIdentityProvider::new(
+            config
+                .identity
+                .url
+                .as_deref()
+                .context("YYQ_IDENTITY_URL is required with YYQ_IDENTITY_ADAPTER=http")?,
+            config.identity.token.clone(),
+            &config.public_base_url(),
+        )?),
+    })
 }
 
 pub fn build_senders(config: &Config) -> anyhow::Result<Senders> {

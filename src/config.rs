@@ -37,6 +37,14 @@ pub enum EmailAdapterKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdentityAdapterKind {
+    /// Decides by documented test identities; for local use only.
+    Local,
+    /// Calls a verification gateway over HTTP (see `identity.rs`).
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SmtpTls {
     None,
     Starttls,
@@ -181,6 +189,21 @@ pub struct EmailConfig {
 
 #[derive(Debug, Clone, Args)]
 pub struct IdentityConfig {
+    /// local | http
+    #[arg(
+        long = "identity-adapter",
+        env = "YYQ_IDENTITY_ADAPTER",
+        value_enum,
+        default_value = "local",
+        global = true
+    )]
+    pub identity_adapter: IdentityAdapterKind,
+    /// Base URL of the identity-verification gateway (http adapter).
+    #[arg(long = "identity-url", env = "YYQ_IDENTITY_URL", global = true)]
+    pub url: Option<String>,
+    /// Bearer token sent to the identity gateway.
+    #[arg(long = "identity-token", env = "YYQ_IDENTITY_TOKEN", value_parser = secret, global = true)]
+    pub token: Option<SecretString>,
     /// HMAC-SHA256 secret that identity providers sign their webhooks with.
     #[arg(long = "identity-webhook-secret", env = "YYQ_IDENTITY_WEBHOOK_SECRET", value_parser = secret, global = true)]
     pub webhook_secret: Option<SecretString>,
@@ -347,6 +370,9 @@ impl Config {
                 smtp_password: None,
             },
             identity: IdentityConfig {
+                identity_adapter: IdentityAdapterKind::Local,
+                url: None,
+                token: None,
                 webhook_secret: Some(SecretString::from("test-webhook-secret")),
             },
             sessions: SessionConfig {
@@ -405,6 +431,11 @@ impl Config {
         }
         if self.public_base_url.is_none() {
             missing.push("YYQ_PUBLIC_BASE_URL");
+        }
+        if self.identity.identity_adapter != IdentityAdapterKind::Http
+            || self.identity.url.is_none()
+        {
+            missing.push("YYQ_IDENTITY_ADAPTER=http with YYQ_IDENTITY_URL");
         }
         if self.identity.webhook_secret.is_none() {
             missing.push("YYQ_IDENTITY_WEBHOOK_SECRET");

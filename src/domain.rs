@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod identity_numbers;
 pub mod real_name;
 
+use chrono::{DateTime, Utc};
+
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::ids::{SessionId, UserId};
@@ -36,4 +38,8 @@ pub struct RequestMeta {
 pub struct Viewer {
     pub user_id: UserId,
     pub session_id: SessionId,
+    /// When the session ends at the latest (its absolute lifetime).
+    pub session_expires_at: DateTime<Utc>,
+    /// When the session logged in; sensitive changes need a recent login.
+    pub session_created_at: DateTime<Utc>,
 }

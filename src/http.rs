@@ -18,6 +18,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::App;
+use crate::config::IdentityAdapterKind;
 use crate::graphql::{AppSchema, build_schema};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -50,7 +51,7 @@ pub fn build_router(app: App) -> Router {
             HeaderName::from_static("apollo-require-preflight"),
         ])
         .max_age(Duration::from_secs(600));
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/graphql/ws", get(ws::upgrade))
@@ -58,11 +59,15 @@ pub fn build_router(app: App) -> Router {
         .route(
             "/webhooks/identity/{provider}",
             post(webhooks::identity_webhook),
-        )
-        .route(
+        );
+    // The stand-in face page exists only with the local identity provider.
+    if app.config.identity.identity_adapter == IdentityAdapterKind::Local {
+        router = router.route(
             "/identity/local/face/{reference}",
             get(webhooks::local_face_page).post(webhooks::local_face_submit),
-        )
+        );
+    }
+    router
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(app.config.limits.max_body_bytes))
         .layer(cors)

@@ -43,7 +43,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    let app = App::new(config, pool, keys);
+    let app = App::new(config, pool, keys)?;
     app.spawn_background_jobs()?;
     let router = crate::http::build_router(app.clone());
     tracing::info!(

@@ -134,6 +134,8 @@ CREATE TABLE sms_outbox (
     body text NOT NULL,
     -- bodies carrying codes are blanked once a real gateway took them
     sensitive boolean NOT NULL DEFAULT false,
+    -- a message still undelivered by then is dropped (codes that expired)
+    expires_at timestamptz,
     status text NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'SENT', 'FAILED')),
     attempts integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),

@@ -107,6 +107,36 @@ impl IdentityCheck {
             .optional()
     }
 
+    pub async fn count_since(
+        conn: &mut AsyncPgConnection,
+        user_id: UserId,
+        since: DateTime<Utc>,
+    ) -> QueryResult<i64> {
+        identity_checks::table
+            .filter(identity_checks::user_id.eq(user_id))
+            .filter(identity_checks::created_at.gt(since))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    /// Ends the user's pending checks: a newer one replaces them.
+    pub async fn supersede_pending(
+        conn: &mut AsyncPgConnection,
+        user_id: UserId,
+    ) -> QueryResult<usize> {
+        diesel::update(identity_checks::table)
+            .filter(identity_checks::user_id.eq(user_id))
+            .filter(identity_checks::status.eq(CheckStatus::Pending))
+            .set((
+                identity_checks::status.eq(CheckStatus::Failed),
+                identity_checks::failure_reason.eq("已被新的实名认证取代"),
+                identity_checks::completed_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await
+    }
+
     pub async fn complete(
         conn: &mut AsyncPgConnection,
         id: IdentityCheckId,

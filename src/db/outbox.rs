@@ -3,19 +3,21 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::enums::OutboxStatus;
 use crate::db::ids::OutboxId;
 use crate::db::schema::{email_outbox, sms_outbox};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = sms_outbox, check_for_backend(diesel::pg::Pg))]
 pub struct SmsMessage {
     pub id: OutboxId,
     pub phone: String,
     pub body: String,
     pub sensitive: bool,
+    pub expires_at: Option<DateTime<Utc>>,
     pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
@@ -24,7 +26,7 @@ pub struct SmsMessage {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = email_outbox, check_for_backend(diesel::pg::Pg))]
 pub struct EmailMessage {
     pub id: OutboxId,
@@ -47,11 +49,14 @@ pub enum Delivery {
 }
 
 impl SmsMessage {
+    /// Queues an SMS. `sensitive` bodies (codes) are blanked after delivery
+    /// by a real gateway; one not delivered by `expires_at` is dropped.
     pub async fn enqueue(
         conn: &mut AsyncPgConnection,
         phone: &str,
         body: &str,
         sensitive: bool,
+        expires_at: Option<DateTime<Utc>>,
     ) -> QueryResult<OutboxId> {
         diesel::insert_into(sms_outbox::table)
             .values((
@@ -59,50 +64,51 @@ impl SmsMessage {
                 sms_outbox::phone.eq(phone),
                 sms_outbox::body.eq(body),
                 sms_outbox::sensitive.eq(sensitive),
+                sms_outbox::expires_at.eq(expires_at),
             ))
             .returning(sms_outbox::id)
             .get_result(conn)
             .await
     }
 
-    /// Claims due messages; the row locks hold until the caller's transaction ends,
-    /// so several workers never deliver one message twice.
-    pub async fn claim_due(
+    /// Leases due messages: their next attempt moves to `lease_until`, so
+    /// other workers skip them while this one sends (outside any
+    /// transaction); a worker that dies leaves them due again after the lease.
+    pub async fn lease_due(
         conn: &mut AsyncPgConnection,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> QueryResult<Vec<SmsMessage>> {
-        sms_outbox::table
-            .filter(sms_outbox::status.eq(OutboxStatus::Pending))
-            .filter(sms_outbox::next_attempt_at.le(now))
-            .order(sms_outbox::next_attempt_at)
-            .limit(limit)
-            .for_update()
-            .skip_locked()
-            .select(SmsMessage::as_select())
-            .load(conn)
+        diesel::sql_query(
+            "UPDATE sms_outbox SET next_attempt_at = $2 WHERE id IN ( \
+               SELECT id FROM sms_outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+        )
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(lease_until)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
+    }
+
+    /// Removes a body that carried a code once it is no longer needed.
+    pub async fn blank_body(conn: &mut AsyncPgConnection, id: OutboxId) -> QueryResult<()> {
+        diesel::update(sms_outbox::table.find(id))
+            .set(sms_outbox::body.eq("[removed: it carried a verification code]"))
+            .execute(conn)
             .await
+            .map(drop)
     }
 
     pub async fn record(
         conn: &mut AsyncPgConnection,
         id: OutboxId,
         outcome: &Delivery,
-        redact_body: bool,
     ) -> QueryResult<()> {
         let target = sms_outbox::table.find(id);
         match outcome {
-            Delivery::Sent if redact_body => {
-                diesel::update(target)
-                    .set((
-                        sms_outbox::status.eq(OutboxStatus::Sent),
-                        sms_outbox::sent_at.eq(diesel::dsl::now),
-                        sms_outbox::attempts.eq(sms_outbox::attempts + 1),
-                        sms_outbox::body.eq("[redacted after delivery]"),
-                    ))
-                    .execute(conn)
-                    .await
-            }
             Delivery::Sent => {
                 diesel::update(target)
                     .set((
@@ -174,21 +180,23 @@ impl EmailMessage {
             .await
     }
 
-    pub async fn claim_due(
+    pub async fn lease_due(
         conn: &mut AsyncPgConnection,
         now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: i64,
     ) -> QueryResult<Vec<EmailMessage>> {
-        email_outbox::table
-            .filter(email_outbox::status.eq(OutboxStatus::Pending))
-            .filter(email_outbox::next_attempt_at.le(now))
-            .order(email_outbox::next_attempt_at)
-            .limit(limit)
-            .for_update()
-            .skip_locked()
-            .select(EmailMessage::as_select())
-            .load(conn)
-            .await
+        diesel::sql_query(
+            "UPDATE email_outbox SET next_attempt_at = $2 WHERE id IN ( \
+               SELECT id FROM email_outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+        )
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(lease_until)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
     }
 
     pub async fn record(

@@ -1,5 +1,6 @@
-// @generated shape of `diesel print-schema` for the migrations in /migrations.
-// Keep in step with the SQL; `tests/api/migrations.rs` compares it with the database.
+// The shape `diesel print-schema` gives for the migrations in /migrations
+// (regenerate with diesel_cli and diesel.toml when the SQL changes). A column
+// that disagrees with the database fails the integration tests that use it.
 
 diesel::table! {
     captchas (id) {
@@ -117,6 +118,7 @@ diesel::table! {
         phone -> Text,
         body -> Text,
         sensitive -> Bool,
+        expires_at -> Nullable<Timestamptz>,
         status -> Text,
         attempts -> Int4,
         next_attempt_at -> Timestamptz,

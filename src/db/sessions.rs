@@ -27,6 +27,8 @@ pub struct NewSession<'a> {
     pub id: SessionId,
     pub user_id: UserId,
     pub token_hash: &'a [u8],
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub client_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -61,6 +63,21 @@ impl Session {
             .first(conn)
             .await
             .optional()
+    }
+
+    pub async fn is_live(
+        conn: &mut AsyncPgConnection,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            sessions::table
+                .filter(sessions::id.eq(id))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(now)),
+        ))
+        .get_result(conn)
+        .await
     }
 
     pub async fn touch(

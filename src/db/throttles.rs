@@ -106,16 +106,24 @@ impl CertificateChallenge {
 pub struct LoginFailure;
 
 impl LoginFailure {
+    /// Records a failure (or an attempt still being checked); returns its id.
     pub async fn record(
         conn: &mut AsyncPgConnection,
         phone: &str,
         client_ip: &str,
-    ) -> QueryResult<()> {
+    ) -> QueryResult<i64> {
         diesel::insert_into(login_failures::table)
             .values((
                 login_failures::phone.eq(phone),
                 login_failures::client_ip.eq(client_ip),
             ))
+            .returning(login_failures::id)
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+        diesel::delete(login_failures::table.find(id))
             .execute(conn)
             .await
             .map(drop)

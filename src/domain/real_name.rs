@@ -1,6 +1,7 @@
 //! Real-name verification (实名认证): start a check with a provider, confirm it
 //! by SMS code or by the provider's callback, and fix the identity on success.
 
+use chrono::TimeDelta;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::enums::{CheckStatus, IdType, RealNameMethod, RealNameStatus, SmsPurpose};
@@ -8,7 +9,7 @@ use crate::db::identity_checks::{IdentityCheck, NewIdentityCheck};
 use crate::db::ids::IdentityCheckId;
 use crate::db::users::{User, VerifiedIdentity};
 use crate::domain::accounts::profile::parse_email;
-use crate::domain::accounts::sms_codes::{check_code, consume, issue_code};
+use crate::domain::accounts::sms_codes::{check_code, consume, issue_code_in};
 use crate::domain::identity_numbers::{
     bank_card_valid, mask_bank_card, mask_id_number, resident_id_valid,
 };
@@ -34,6 +35,7 @@ pub struct Verification {
 }
 
 const ID_CONTEXT: &[u8] = b"id_number";
+const MAX_CHECKS_PER_HOUR: i64 = 5;
 
 fn normalise_id_number(id_type: IdType, raw: &str) -> AppResult<String> {
     let id = raw.trim().to_uppercase();
@@ -97,6 +99,16 @@ pub async fn start(
             "real-name verification is already complete".into(),
         ));
     }
+    // Checks cost money and carry personal data: limit them before the provider.
+    let now = svc.clock.now();
+    if IdentityCheck::count_since(conn, user.id, now - TimeDelta::hours(1)).await?
+        >= MAX_CHECKS_PER_HOUR
+    {
+        return Err(AppError::RateLimited {
+            message: "too many real-name verifications in the last hour, try later",
+            retry_after_seconds: Some(3600),
+        });
+    }
     let id_enc = svc
         .keys
         .seal(id_number.as_bytes(), ID_CONTEXT)
@@ -139,12 +151,20 @@ pub async fn start(
         Verdict::Match => (CheckStatus::Pending, None),
         Verdict::Mismatch(reason) => (CheckStatus::Failed, Some(reason.as_str())),
     };
-    if status == CheckStatus::Pending && input.method != RealNameMethod::Face {
-        issue_code(conn, svc, meta, &user.phone, SmsPurpose::RealName, true).await?;
-    }
     let masked_card = bank_card.map(mask_bank_card);
     let check = conn
         .transaction(async |conn| {
+            let locked = User::lock(conn, user.id).await?;
+            if locked.real_name_status == RealNameStatus::Verified {
+                return Err(AppError::Conflict(
+                    "real-name verification is already complete".into(),
+                ));
+            }
+            // Only the newest check may complete; older ones end here.
+            IdentityCheck::supersede_pending(conn, user.id).await?;
+            if status == CheckStatus::Pending && input.method != RealNameMethod::Face {
+                issue_code_in(conn, svc, meta, &user.phone, SmsPurpose::RealName, true).await?;
+            }
             let check = IdentityCheck::insert(
                 conn,
                 &NewIdentityCheck {
@@ -176,6 +196,7 @@ pub async fn start(
             Ok::<_, AppError>(check)
         })
         .await?;
+    svc.outbox.wake();
     Ok(Verification { check, face_url })
 }
 
@@ -255,13 +276,24 @@ pub async fn complete_from_provider(
     Ok(check)
 }
 
-/// Records the outcome; on success fixes the user's verified identity.
+/// Records the outcome; on success fixes the user's verified identity,
+/// unless the user is verified already (a verified identity never changes).
 async fn finish(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     check: IdentityCheck,
     failure: Option<String>,
 ) -> AppResult<IdentityCheck> {
+    let user = User::lock(conn, check.user_id).await?;
+    if user.real_name_status == RealNameStatus::Verified {
+        return Ok(IdentityCheck::complete(
+            conn,
+            check.id,
+            CheckStatus::Failed,
+            Some("账号已完成实名认证"),
+        )
+        .await?);
+    }
     let Some(reason) = failure else {
         let done = IdentityCheck::complete(conn, check.id, CheckStatus::Verified, None).await?;
         let now = svc.clock.now();
@@ -285,10 +317,7 @@ async fn finish(
         return Ok(done);
     };
     let done = IdentityCheck::complete(conn, check.id, CheckStatus::Failed, Some(&reason)).await?;
-    let user = User::lock(conn, check.user_id).await?;
-    if user.real_name_status != RealNameStatus::Verified {
-        User::set_real_name_status(conn, user.id, RealNameStatus::Failed).await?;
-    }
+    User::set_real_name_status(conn, user.id, RealNameStatus::Failed).await?;
     Ok(done)
 }
 

@@ -7,10 +7,15 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::App;
 use crate::db::{enums, users};
+use crate::domain::Viewer;
 use crate::domain::accounts::{
     IssuedSession, captcha, login, profile, register, sessions, sms_codes, ukey,
 };
+use crate::error::AppError;
 use crate::events::Event;
 use crate::graphql::context::{ContextExt, parse_id};
 
@@ -408,6 +413,7 @@ impl AccountsMutation {
         profile::change_password(
             &mut conn,
             &ctx.app().services(),
+            &ctx.request().meta,
             &viewer,
             &old_password,
             &new_password,
@@ -480,37 +486,24 @@ impl AccountsSubscription {
             (receiver, app),
             move |(mut receiver, app)| async move {
                 loop {
-                    match receiver.recv().await {
-                        Ok(Event::UserUpdated(id)) if id == viewer.user_id => {
-                            let user = async {
-                                let mut conn = app.pool.get().await?;
-                                Ok::<_, crate::error::AppError>(
-                                    users::User::find(&mut conn, id).await?,
-                                )
-                            }
-                            .await
-                            .map(User::of_viewer)
-                            .map_err(Into::into);
-                            return Some((user, (receiver, app)));
-                        }
+                    let changed = match receiver.recv().await {
+                        Ok(Event::UserUpdated(id)) => id == viewer.user_id,
+                        Ok(_) => false,
                         // Missed events may include this user's: send its current state.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            let user = async {
-                                let mut conn = app.pool.get().await?;
-                                Ok::<_, crate::error::AppError>(
-                                    users::User::find(&mut conn, viewer.user_id).await?,
-                                )
-                            }
-                            .await
-                            .map(User::of_viewer)
-                            .map_err(Into::into);
-                            return Some((user, (receiver, app)));
-                        }
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        Err(RecvError::Lagged(_)) => true,
+                        Err(RecvError::Closed) => return None,
+                    };
+                    if changed {
+                        let user = current_user(&app, &viewer).await;
+                        return Some((user, (receiver, app)));
                     }
                 }
             },
         ))
     }
+}
+
+async fn current_user(app: &App, viewer: &Viewer) -> Result<User> {
+    let mut conn = app.pool.get().await.map_err(AppError::from)?;
+    Ok(User::of_viewer(profile::me(&mut conn, viewer).await?))
 }

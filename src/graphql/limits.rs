@@ -99,8 +99,7 @@ impl Extension for QueryLimitsExtension {
             )));
         }
         let document = next.run(ctx, query, variables).await?;
-        let stop_at = self.max_aliases.max(self.max_directives) + 1;
-        let counts = count_uses(&document, stop_at);
+        let counts = count_uses(&document);
         if counts.aliases > self.max_aliases {
             return Err(limit_error(format!(
                 "query uses more than {} aliases",
@@ -156,14 +155,34 @@ pub fn count_tokens(source: &str, stop_at: usize) -> usize {
                 count += 1;
                 i += 3;
             }
-            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+            _ if b.is_ascii_alphabetic() || b == b'_' => {
                 count += 1;
                 i += 1;
-                while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric()
-                        || matches!(bytes[i], b'_' | b'.' | b'+' | b'-'))
-                {
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
+                }
+            }
+            _ if b.is_ascii_digit() || b == b'-' => {
+                count += 1;
+                i += 1;
+                // Digits, one fraction and one exponent: `-12.5e+3`.
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1].is_ascii_digit() {
+                    i += 1;
+                    while i < bytes.len() && bytes[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+                if i < bytes.len() && matches!(bytes[i], b'e' | b'E') {
+                    i += 1;
+                    if i < bytes.len() && matches!(bytes[i], b'+' | b'-') {
+                        i += 1;
+                    }
+                    while i < bytes.len() && bytes[i].is_ascii_digit() {
+                        i += 1;
+                    }
                 }
             }
             _ => {
@@ -176,75 +195,102 @@ pub fn count_tokens(source: &str, stop_at: usize) -> usize {
 }
 
 /// Aliases and directives as executed: a fragment counts once per spread.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Uses {
     pub aliases: usize,
     pub directives: usize,
 }
 
-/// Counts aliases and directives, stopping once either reaches `stop_at`;
-/// fragment cycles (invalid anyway) are cut.
-pub fn count_uses(document: &ExecutableDocument, stop_at: usize) -> Uses {
-    let fragments: HashMap<&Name, &FragmentDefinition> = document
-        .fragments
-        .iter()
-        .map(|(name, fragment)| (name, &fragment.node))
-        .collect();
+impl Uses {
+    fn add(&mut self, other: &Uses, times: usize) {
+        self.aliases = self
+            .aliases
+            .saturating_add(other.aliases.saturating_mul(times));
+        self.directives = self
+            .directives
+            .saturating_add(other.directives.saturating_mul(times));
+    }
+}
+
+/// Counts aliases and directives as executed. Each fragment is counted once
+/// and its count multiplied by its spreads, so nested fragments that double
+/// at every level cost linear time; fragment cycles (invalid anyway) count
+/// nothing for the repeated part.
+pub fn count_uses(document: &ExecutableDocument) -> Uses {
     let mut counter = UseCounter {
-        fragments,
+        fragments: document
+            .fragments
+            .iter()
+            .map(|(name, fragment)| (name, &fragment.node))
+            .collect(),
+        done: HashMap::new(),
         stack: Vec::new(),
-        uses: Uses::default(),
-        stop_at,
     };
     let operations: Vec<&OperationDefinition> = match &document.operations {
         DocumentOperations::Single(op) => vec![&op.node],
         DocumentOperations::Multiple(ops) => ops.values().map(|op| &op.node).collect(),
     };
+    let mut total = Uses::default();
     for op in operations {
-        counter.uses.directives += op.directives.len();
-        counter.visit(&op.selection_set.node);
+        total.directives = total.directives.saturating_add(op.directives.len());
+        let inner = counter.selection_set(&op.selection_set.node);
+        total.add(&inner, 1);
     }
-    counter.uses
+    total
 }
 
 struct UseCounter<'a> {
     fragments: HashMap<&'a Name, &'a FragmentDefinition>,
+    done: HashMap<&'a Name, Uses>,
     stack: Vec<&'a Name>,
-    uses: Uses,
-    stop_at: usize,
 }
 
 impl<'a> UseCounter<'a> {
-    fn visit(&mut self, set: &'a SelectionSet) {
+    fn selection_set(&mut self, set: &'a SelectionSet) -> Uses {
+        let mut uses = Uses::default();
         for item in &set.items {
-            if self.uses.aliases >= self.stop_at || self.uses.directives >= self.stop_at {
-                return;
-            }
             match &item.node {
                 Selection::Field(field) => {
-                    self.uses.aliases += usize::from(field.node.alias.is_some());
-                    self.uses.directives += field.node.directives.len();
-                    self.visit(&field.node.selection_set.node);
+                    uses.aliases = uses
+                        .aliases
+                        .saturating_add(usize::from(field.node.alias.is_some()));
+                    uses.directives = uses.directives.saturating_add(field.node.directives.len());
+                    let inner = self.selection_set(&field.node.selection_set.node);
+                    uses.add(&inner, 1);
                 }
                 Selection::InlineFragment(fragment) => {
-                    self.uses.directives += fragment.node.directives.len();
-                    self.visit(&fragment.node.selection_set.node);
+                    uses.directives = uses
+                        .directives
+                        .saturating_add(fragment.node.directives.len());
+                    let inner = self.selection_set(&fragment.node.selection_set.node);
+                    uses.add(&inner, 1);
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.uses.directives += spread.node.directives.len();
-                    let name = &spread.node.fragment_name.node;
-                    if self.stack.contains(&name) {
-                        continue;
-                    }
-                    if let Some(fragment) = self.fragments.get(name).copied() {
-                        self.uses.directives += fragment.directives.len();
-                        self.stack.push(name);
-                        self.visit(&fragment.selection_set.node);
-                        self.stack.pop();
-                    }
+                    uses.directives = uses.directives.saturating_add(spread.node.directives.len());
+                    let inner = self.fragment(&spread.node.fragment_name.node);
+                    uses.add(&inner, 1);
                 }
             }
         }
+        uses
+    }
+
+    fn fragment(&mut self, name: &'a Name) -> Uses {
+        if let Some(known) = self.done.get(name) {
+            return *known;
+        }
+        let Some(fragment) = self.fragments.get(name).copied() else {
+            return Uses::default();
+        };
+        if self.stack.contains(&name) {
+            return Uses::default();
+        }
+        self.stack.push(name);
+        let mut uses = self.selection_set(&fragment.selection_set.node);
+        uses.directives = uses.directives.saturating_add(fragment.directives.len());
+        self.stack.pop();
+        self.done.insert(name, uses);
+        uses
     }
 }
 
@@ -267,7 +313,7 @@ mod tests {
             "query { ...F ...F } fragment F on Query { a: me { id } b: me { id } }",
         )
         .unwrap();
-        assert_eq!(count_uses(&doc, 100).aliases, 4);
+        assert_eq!(count_uses(&doc).aliases, 4);
     }
 
     #[test]
@@ -276,7 +322,31 @@ mod tests {
             "query Q @a { x @b { id } ...F @c ... on Query @d { y } } fragment F on Query @e { z @f }",
         )
         .unwrap();
-        assert_eq!(count_uses(&doc, 100).directives, 6);
+        assert_eq!(count_uses(&doc).directives, 6);
+    }
+
+    #[test]
+    fn doubling_fragments_are_counted_quickly_and_fully() {
+        let mut query = String::from("query { ...F0 } ");
+        for level in 0..70 {
+            query.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{n} ...F{n} }} ",
+                n = level + 1
+            ));
+        }
+        query.push_str("fragment F70 on Query { a: __typename }");
+        let doc = async_graphql::parser::parse_query(&query).unwrap();
+        assert_eq!(
+            count_uses(&doc).aliases,
+            usize::MAX,
+            "2^70 aliases saturate"
+        );
+    }
+
+    #[test]
+    fn names_numbers_and_spreads_are_separate_tokens() {
+        assert_eq!(count_tokens("{ a...F...F }", 100), 7);
+        assert_eq!(count_tokens("f(x: -12.5e+3, y: 1)", 100), 9);
     }
 
     #[test]
@@ -285,6 +355,6 @@ mod tests {
             "query { ...A } fragment A on Query { x: me { id } ...B } fragment B on Query { ...A }",
         )
         .unwrap();
-        assert!(count_uses(&doc, 100).aliases < 100);
+        assert!(count_uses(&doc).aliases < 100);
     }
 }

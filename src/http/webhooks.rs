@@ -71,19 +71,8 @@ pub async fn identity_webhook(
     }
 }
 
-/// The stand-in face page exists only while the local provider is in use.
-fn local_provider_active(state: &HttpState) -> bool {
-    state.app.identity.name() == "local"
-}
-
 /// The local provider's face page: one button that finishes the check.
-pub async fn local_face_page(
-    State(state): State<HttpState>,
-    Path(reference): Path<String>,
-) -> Response {
-    if !local_provider_active(&state) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+pub async fn local_face_page(Path(reference): Path<String>) -> Response {
     let reference = html_escape(&reference);
     Html(format!(
         "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>人脸识别（本地模拟）</title>\
@@ -97,9 +86,6 @@ pub async fn local_face_submit(
     State(state): State<HttpState>,
     Path(reference): Path<String>,
 ) -> Response {
-    if !local_provider_active(&state) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
     let outcome = async {
         let mut conn = state.app.pool.get().await?;
         let name = real_name::pending_face_name(&mut conn, "local", &reference).await?;

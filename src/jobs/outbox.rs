@@ -1,10 +1,14 @@
 //! Delivers queued SMS and email, retrying failures with backoff.
+//!
+//! Messages are leased in a short transaction and sent outside it, each
+//! result recorded on its own: a crash or a failed write never rolls back
+//! deliveries that already happened.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
@@ -18,6 +22,8 @@ use crate::notify::sms::SmsSender;
 const BATCH: i64 = 50;
 const MAX_ATTEMPTS: i32 = 10;
 const POLL: Duration = Duration::from_secs(5);
+/// Longer than a batch of sends can take (each times out after 10 s).
+const LEASE: TimeDelta = TimeDelta::minutes(10);
 
 pub struct Senders {
     pub sms: Arc<dyn SmsSender>,
@@ -42,44 +48,57 @@ pub async fn deliver_due(
     senders: &Senders,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
-    let redact = senders.sms.redacts_after_delivery();
-    let sms_count = conn
-        .transaction(async |conn| {
-            let due = SmsMessage::claim_due(conn, now, BATCH).await?;
-            for message in &due {
-                let result = senders.sms.send(&message.phone, &message.body).await;
-                if let Err(e) = &result {
-                    tracing::warn!(outbox.id = %message.id, error = %e, "sms delivery failed");
-                }
-                SmsMessage::record(
-                    conn,
-                    message.id,
-                    &outcome(result, message.attempts, now),
-                    redact,
-                )
-                .await?;
+    Ok(deliver_sms(conn, senders.sms.as_ref(), now).await?
+        + deliver_email(conn, senders.email.as_ref(), now).await?)
+}
+
+async fn deliver_sms(
+    conn: &mut AsyncPgConnection,
+    sms: &dyn SmsSender,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<usize> {
+    let due = SmsMessage::lease_due(conn, now, now + LEASE, BATCH).await?;
+    for message in &due {
+        // A code that expired before it could leave is useless: do not send it.
+        let expired = message.expires_at.is_some_and(|at| at < now);
+        let delivery = if expired {
+            Delivery::GiveUp {
+                error: "the code expired before it could be delivered".to_owned(),
             }
-            Ok::<_, diesel::result::Error>(due.len())
-        })
-        .await?;
-    let email_count = conn
-        .transaction(async |conn| {
-            let due = EmailMessage::claim_due(conn, now, BATCH).await?;
-            for message in &due {
-                let result = senders
-                    .email
-                    .send(&message.recipient, &message.subject, &message.body)
-                    .await;
-                if let Err(e) = &result {
-                    tracing::warn!(outbox.id = %message.id, error = %e, "email delivery failed");
-                }
-                EmailMessage::record(conn, message.id, &outcome(result, message.attempts, now))
-                    .await?;
+        } else {
+            let result = sms.send(&message.phone, &message.body).await;
+            if let Err(e) = &result {
+                tracing::warn!(outbox.id = %message.id, error = %e, "sms delivery failed");
             }
-            Ok::<_, diesel::result::Error>(due.len())
-        })
-        .await?;
-    Ok(sms_count + email_count)
+            outcome(result, message.attempts, now)
+        };
+        SmsMessage::record(conn, message.id, &delivery).await?;
+        // Codes leave the table once a real gateway has them or never will;
+        // the local adapter keeps them, being the developer's inbox.
+        let finished = !matches!(delivery, Delivery::Retry { .. });
+        if message.sensitive && finished && sms.redacts_after_delivery() {
+            SmsMessage::blank_body(conn, message.id).await?;
+        }
+    }
+    Ok(due.len())
+}
+
+async fn deliver_email(
+    conn: &mut AsyncPgConnection,
+    email: &dyn EmailSender,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<usize> {
+    let due = EmailMessage::lease_due(conn, now, now + LEASE, BATCH).await?;
+    for message in &due {
+        let result = email
+            .send(&message.recipient, &message.subject, &message.body)
+            .await;
+        if let Err(e) = &result {
+            tracing::warn!(outbox.id = %message.id, error = %e, "email delivery failed");
+        }
+        EmailMessage::record(conn, message.id, &outcome(result, message.attempts, now)).await?;
+    }
+    Ok(due.len())
 }
 
 /// Runs until `shutdown`: delivers when woken or every few seconds.

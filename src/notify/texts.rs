@@ -27,6 +27,18 @@ pub fn email_changed_body() -> String {
     "您好：\n\n您的豫云签账号已绑定此邮箱，今后的合同通知将发送到这里。\n如非本人操作，请登录平台修改或联系客服。\n\n豫云签电子劳动合同服务平台".to_owned()
 }
 
+pub fn email_moved_body(new_address: &str) -> String {
+    format!(
+        "您好：\n\n您的豫云签账号的通知邮箱已改为 {new_address}，此邮箱将不再接收合同通知。\n如非本人操作，请立即登录平台修改密码或联系客服。\n\n豫云签电子劳动合同服务平台"
+    )
+}
+
+pub fn ukey_bound() -> String {
+    format!(
+        "{SIGNATURE}您的账号已绑定新的数字证书（Ukey），可用于证书登录。如非本人操作请立即修改密码并联系客服。"
+    )
+}
+
 /// `138****0000`, for logs and texts that must not carry the full number.
 pub fn mask_phone(phone: &str) -> String {
     if phone.len() == 11 && phone.is_ascii() {

@@ -569,3 +569,82 @@ async fn sessions_end_after_idling_and_after_their_lifetime() {
     }
     panic!("the session outlived its 168-hour lifetime");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sensitive_changes_need_a_recent_login() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000027").await;
+    t.app.clock.advance(TimeDelta::minutes(16));
+    let late = t
+        .gql_as(
+            &person.token,
+            "mutation { changeEmail(email: \"x@example.com\") { email } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&late), "FORBIDDEN", "{late}");
+    let fresh = password_login(&t, "13800000027", PASSWORD).await;
+    let token = fresh["data"]["loginWithPassword"]["token"]
+        .as_str()
+        .unwrap();
+    let ok = t
+        .gql_as(
+            token,
+            "mutation { changeEmail(email: \"x@example.com\") { email } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(ok["data"]["changeEmail"]["email"], "x@example.com", "{ok}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_old_passwords_count_toward_the_lockout() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000028").await;
+    const CHANGE: &str =
+        "mutation($o: String!, $n: String!) { changePassword(oldPassword: $o, newPassword: $n) }";
+    for _ in 0..5 {
+        let r = t
+            .gql_as(
+                &person.token,
+                CHANGE,
+                json!({ "o": "Wrong#Pass1", "n": "New#Pass2026" }),
+            )
+            .await;
+        assert_eq!(error_field(&r), "oldPassword");
+    }
+    let locked = t
+        .gql_as(
+            &person.token,
+            CHANGE,
+            json!({ "o": PASSWORD, "n": "New#Pass2026" }),
+        )
+        .await;
+    assert_eq!(error_code(&locked), "RATE_LIMITED", "{locked}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_password_guesses_cannot_pass_the_lockout() {
+    let t = TestApp::spawn().await;
+    t.register("13800000029").await;
+    let mut captchas = Vec::new();
+    for _ in 0..12 {
+        captchas.push(t.solved_captcha().await);
+    }
+    let guesses = captchas.iter().map(|(id, answer)| {
+        t.gql(
+            LOGIN_PASSWORD,
+            json!({ "p": "13800000029", "pw": "Wrong#Pass1", "id": id, "a": answer }),
+        )
+    });
+    let results = futures_util::future::join_all(guesses).await;
+    let checked = results
+        .iter()
+        .filter(|r| error_code(r) == "UNAUTHENTICATED")
+        .count();
+    let refused = results
+        .iter()
+        .filter(|r| error_code(r) == "RATE_LIMITED")
+        .count();
+    assert_eq!((checked, refused), (5, 7), "{results:?}");
+}

@@ -270,3 +270,28 @@ async fn too_many_directives_are_refused() {
     let r = t.gql(&format!("{{ {fields} }}"), json!({})).await;
     assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_over_the_complexity_limit_are_refused() {
+    let t = TestApp::with_config(|c| c.limits.max_complexity = 5).await;
+    let r = t
+        .gql(
+            "{ me { id phone name email realNameStatus ukeyBound } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("complex"),
+        "{r}"
+    );
+    assert!(
+        t.gql("{ me { id } }", json!({}))
+            .await
+            .get("errors")
+            .is_none()
+    );
+}

@@ -35,7 +35,7 @@ async fn start_gateway() -> (String, Gateway) {
         post(move |headers: HeaderMap, Json(body): Json<Value>| {
             let state = state.clone();
             async move {
-                let n = state.calls.fetch_add(1, Ordering::SeqCst);
+                let n = AtomicUsize::fetch_add(&state.calls, 1, Ordering::SeqCst);
                 let auth = headers
                     .get("authorization")
                     .and_then(|v| v.to_str().ok())
@@ -118,5 +118,34 @@ async fn http_sms_adapter_retries_until_the_gateway_accepts() {
             .as_str()
             .unwrap()
             .contains("验证码")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codes_that_expire_before_delivery_are_dropped_and_blanked() {
+    let (url, gateway) = start_gateway().await;
+    let t = TestApp::with_config(|c| {
+        c.sms.sms_adapter = SmsAdapterKind::Http;
+        c.sms.gateway_url = Some(url);
+    })
+    .await;
+    t.send_code("13800000402", "REGISTER").await;
+    let senders = yuyunqian::app::build_senders(&t.app.config).unwrap();
+    let mut conn = t.conn().await;
+    let later = t.app.clock.now() + TimeDelta::minutes(6);
+    yuyunqian::jobs::outbox::deliver_due(&mut conn, &senders, later)
+        .await
+        .unwrap();
+    let (status, body): (String, String) = sms_outbox::table
+        .select((sms_outbox::status, sms_outbox::body))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(status, "FAILED");
+    assert!(!body.contains("验证码"), "{body}");
+    assert_eq!(
+        AtomicUsize::load(&gateway.calls, Ordering::SeqCst),
+        0,
+        "nothing was sent"
     );
 }

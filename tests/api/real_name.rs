@@ -284,3 +284,142 @@ async fn local_face_page_completes_by_the_test_identity_rules() {
         "FAILED"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_check_cannot_replace_a_verified_identity() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000108").await;
+    // A face check for one identity, then a carrier check for another.
+    let face = t
+        .gql_as(
+            &person.token,
+            START,
+            json!({ "t": "RESIDENT_ID_CARD", "n": "李四", "i": "11010519491231002X", "m": "FACE" }),
+        )
+        .await;
+    let reference = face["data"]["startRealNameVerification"]["faceUrl"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let carrier = t
+        .gql_as(
+            &person.token,
+            START,
+            json!({ "t": "RESIDENT_ID_CARD", "n": "张三", "i": ID_NUMBER, "m": "CARRIER_3" }),
+        )
+        .await;
+    let id = carrier["data"]["startRealNameVerification"]["id"].clone();
+    let code = t.code_for("13800000108").await;
+    t.gql_as(&person.token, CONFIRM, json!({ "id": id, "c": code }))
+        .await;
+
+    let body = json!({ "reference": reference, "passed": true }).to_string();
+    let (status, text) = post_webhook(&t, "local", &body, "test-webhook-secret").await;
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "FAILED"),
+        "the superseded face check failed"
+    );
+    let me = t.gql_as(&person.token, ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["name"], "张三");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_name_starts_are_limited_per_user() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000109").await;
+    for _ in 0..5 {
+        let r = t
+            .gql_as(
+                &person.token,
+                START,
+                json!({ "t": "RESIDENT_ID_CARD", "n": "假张三", "i": ID_NUMBER, "m": "CARRIER_3" }),
+            )
+            .await;
+        assert_eq!(
+            r["data"]["startRealNameVerification"]["status"], "FAILED",
+            "{r}"
+        );
+    }
+    let sixth = t
+        .gql_as(
+            &person.token,
+            START,
+            json!({ "t": "RESIDENT_ID_CARD", "n": "张三", "i": ID_NUMBER, "m": "CARRIER_3" }),
+        )
+        .await;
+    assert_eq!(error_code(&sixth), "RATE_LIMITED", "{sixth}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_identity_gateway_is_called_with_the_facts() {
+    use axum::Json;
+    use axum::routing::post;
+    let router = axum::Router::new()
+        .route(
+            "/carrier-3",
+            post(|Json(body): Json<serde_json::Value>| async move {
+                let matches = body["name"] == "张三" && body["phone"] == "13800000110";
+                Json(json!({ "match": matches, "reason": "运营商信息不一致" }))
+            }),
+        )
+        .route(
+            "/face",
+            post(|Json(body): Json<serde_json::Value>| async move {
+                assert!(
+                    body["callbackUrl"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/webhooks/identity/http")
+                );
+                Json(json!({ "reference": "vendor-ref-1", "url": "https://vendor.example/face/1" }))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let t = TestApp::with_config(|c| {
+        c.identity.identity_adapter = yuyunqian::config::IdentityAdapterKind::Http;
+        c.identity.url = Some(format!("http://{addr}"));
+    })
+    .await;
+    let person = t.register("13800000110").await;
+    let other = t
+        .gql_as(
+            &person.token,
+            START,
+            json!({ "t": "RESIDENT_ID_CARD", "n": "王五", "i": ID_NUMBER, "m": "CARRIER_3" }),
+        )
+        .await;
+    let failed = &other["data"]["startRealNameVerification"];
+    assert_eq!(failed["status"], "FAILED", "{other}");
+    assert_eq!(failed["failureReason"], "运营商信息不一致");
+
+    let face = t
+        .gql_as(
+            &person.token,
+            START,
+            json!({ "t": "RESIDENT_ID_CARD", "n": "张三", "i": ID_NUMBER, "m": "FACE" }),
+        )
+        .await;
+    assert_eq!(
+        face["data"]["startRealNameVerification"]["faceUrl"],
+        "https://vendor.example/face/1"
+    );
+    let body = json!({ "reference": "vendor-ref-1", "passed": true }).to_string();
+    let (status, text) = post_webhook(&t, "http", &body, "test-webhook-secret").await;
+    assert_eq!((status, text.as_str()), (200, "VERIFIED"));
+    // The local stand-in page does not exist with a real provider.
+    let (status, _, _) = t
+        .request(
+            axum::http::Request::get("/identity/local/face/x")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

@@ -109,7 +109,7 @@ async fn health_is_503_without_a_database() {
     let config = yuyunqian::Config::for_tests();
     let keys = yuyunqian::app::load_master_key(&config).unwrap();
     let pool = yuyunqian::db::pool::build_pool("postgres://nobody@127.0.0.1:1/none", 1).unwrap();
-    let router = yuyunqian::build_router(yuyunqian::App::new(config, pool, keys));
+    let router = yuyunqian::build_router(yuyunqian::App::new(config, pool, keys).unwrap());
     use tower::ServiceExt;
     let response = router
         .oneshot(

@@ -280,3 +280,53 @@ async fn shutdown_closes_sockets_with_going_away() {
     t.app.shutdown.cancel();
     assert_eq!(next(&mut socket).await["close"], 1001);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_messages_close_with_4400() {
+    let t = TestApp::spawn().await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    init(&mut socket, None).await;
+    socket
+        .send(Message::Text("{\"type\":\"bogus\"}".into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["close"], 4400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_during_connection_init_closes_the_socket_instead_of_stalling() {
+    let t = TestApp::spawn().await;
+    let person = t.register("13800000307").await;
+    let addr = t.serve().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", person.token) } });
+    socket
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if socket
+            .send(Message::Text("{\"type\":\"ping\"}".into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    // Either the server kept up and answers, or it closed the socket; it never hangs.
+    let _ = socket
+        .send(Message::Text(
+            json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { phone } }" } })
+                .to_string()
+                .into(),
+        ))
+        .await;
+    loop {
+        let message = next(&mut socket).await;
+        if message.get("close").is_some() || message.get("closed").is_some() || message["id"] == "q"
+        {
+            break;
+        }
+    }
+}

@@ -5,6 +5,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::enums::SmsPurpose;
 use crate::db::ids::CaptchaId;
+use crate::db::locks::lock_key;
 use crate::db::throttles::LoginFailure;
 use crate::db::users::User;
 use crate::domain::accounts::captcha;
@@ -62,27 +63,45 @@ pub async fn login_with_password(
             "captcha is wrong or expired",
         ));
     }
-    let now = svc.clock.now();
-    let failures = LoginFailure::since(conn, &phone, now - LOCKOUT_WINDOW).await?;
-    if failures.len() >= LOCKOUT_FAILURES {
-        let unlock_at = failures[failures.len() - LOCKOUT_FAILURES] + LOCKOUT_WINDOW;
-        return Err(AppError::RateLimited {
-            message: "password login is locked for this phone after repeated failures; log in with an SMS code or try later",
-            retry_after_seconds: Some((unlock_at - now).num_seconds().max(1)),
-        });
-    }
+    let attempt = begin_password_attempt(conn, svc, meta, &phone).await?;
     let user = User::find_by_phone(conn, &phone).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = verify_password(input.password.to_owned(), stored).await?;
     let Some(user) = user.filter(|_| matches) else {
-        LoginFailure::record(conn, &phone, &meta.client_ip).await?;
+        // The attempt stays recorded as a failure.
         return Err(AppError::Unauthenticated(
             "phone number or password is wrong",
         ));
     };
     conn.transaction(async |conn| {
-        LoginFailure::clear(conn, &phone).await?;
+        LoginFailure::delete(conn, attempt).await?;
         sessions::issue(conn, svc, meta, user).await
+    })
+    .await
+}
+
+/// Refuses while the phone is locked out; otherwise records this attempt as
+/// a failure before the password is checked (the caller deletes it on
+/// success). Under a per-phone lock, so concurrent guesses cannot all slip
+/// under the limit.
+pub async fn begin_password_attempt(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    phone: &str,
+) -> AppResult<i64> {
+    let now = svc.clock.now();
+    conn.transaction(async |conn| {
+        lock_key(conn, "login-phone", phone).await?;
+        let failures = LoginFailure::since(conn, phone, now - LOCKOUT_WINDOW).await?;
+        if failures.len() >= LOCKOUT_FAILURES {
+            let unlock_at = failures[failures.len() - LOCKOUT_FAILURES] + LOCKOUT_WINDOW;
+            return Err(AppError::RateLimited {
+                message: "password login is locked for this phone after repeated failures; log in with an SMS code or try later",
+                retry_after_seconds: Some((unlock_at - now).num_seconds().max(1)),
+            });
+        }
+        Ok(LoginFailure::record(conn, phone, &meta.client_ip).await?)
     })
     .await
 }

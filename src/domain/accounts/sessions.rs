@@ -34,14 +34,16 @@ pub async fn issue(
     let mut raw = [0u8; 32];
     openssl::rand::rand_bytes(&mut raw).map_err(AppError::internal)?;
     let token = URL_SAFE_NO_PAD.encode(raw);
-    let expires_at =
-        svc.clock.now() + TimeDelta::hours(i64::from(svc.config.sessions.lifetime_hours));
+    let now = svc.clock.now();
+    let expires_at = now + TimeDelta::hours(i64::from(svc.config.sessions.lifetime_hours));
     Session::insert(
         conn,
         &NewSession {
             id: SessionId::new(),
             user_id: user.id,
             token_hash: &sha256(token.as_bytes()),
+            created_at: now,
+            last_seen_at: now,
             expires_at,
             client_ip: Some(&meta.client_ip),
             user_agent: meta.user_agent.as_deref(),
@@ -75,7 +77,32 @@ pub async fn authenticate(
     Ok(Some(Viewer {
         user_id: session.user_id,
         session_id: session.id,
+        session_expires_at: session.expires_at,
+        session_created_at: session.created_at,
     }))
+}
+
+/// Whether the viewer's session is neither revoked nor past its lifetime
+/// (open sockets ask this; their use keeps a session from idling).
+pub async fn is_live(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+) -> AppResult<bool> {
+    Ok(Session::is_live(conn, viewer.session_id, svc.clock.now()).await?)
+}
+
+/// Sensitive changes (phone, email, UKey) need a login from the last
+/// `RECENT_LOGIN` so that a stolen, long-lived token cannot take the account.
+pub const RECENT_LOGIN: TimeDelta = TimeDelta::minutes(15);
+
+pub fn require_recent_login(svc: &Services<'_>, viewer: &Viewer) -> AppResult<()> {
+    if svc.clock.now() - viewer.session_created_at > RECENT_LOGIN {
+        return Err(AppError::Forbidden(
+            "log in again to change this; the last login is too old",
+        ));
+    }
+    Ok(())
 }
 
 pub async fn logout(

@@ -79,8 +79,25 @@ pub async fn send_sms_code(
 }
 
 /// Stores a fresh code for (phone, purpose) within the send limits and, when
-/// `deliver`, queues the SMS that carries it.
+/// `deliver`, queues the SMS that carries it; in a transaction of its own.
 pub async fn issue_code(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    phone: &str,
+    purpose: SmsPurpose,
+    deliver: bool,
+) -> AppResult<CodeSent> {
+    let sent = conn
+        .transaction(async |conn| issue_code_in(conn, svc, meta, phone, purpose, deliver).await)
+        .await?;
+    svc.outbox.wake();
+    Ok(sent)
+}
+
+/// [`issue_code`] inside the caller's transaction (which must wake the
+/// outbox after it commits).
+pub async fn issue_code_in(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     meta: &RequestMeta,
@@ -93,44 +110,38 @@ pub async fn issue_code(
     let now = svc.clock.now();
     let limits = &svc.config.limits;
     let resend_after = TimeDelta::seconds(i64::from(limits.sms_resend_secs));
-    conn.transaction(async |conn| {
-        lock_key(conn, "sms-phone", phone).await?;
-        lock_key(conn, "sms-ip", &meta.client_ip).await?;
-        let recent = SmsCodeSend::to_phone_since(conn, phone, now - TimeDelta::days(1)).await?;
-        if let Some(last) = recent.first()
-            && *last > now - resend_after
-        {
-            return Err(AppError::RateLimited {
-                message: "a code was sent to this phone less than a minute ago",
-                retry_after_seconds: Some((*last + resend_after - now).num_seconds().max(1)),
-            });
-        }
-        if recent.len() >= limits.sms_codes_per_phone_day as usize {
-            let oldest = recent.last().copied().unwrap_or(now);
-            return Err(AppError::RateLimited {
-                message: "this phone has received too many codes today",
-                retry_after_seconds: Some((oldest + TimeDelta::days(1) - now).num_seconds().max(1)),
-            });
-        }
-        let from_ip =
-            SmsCodeSend::count_from_ip_since(conn, &meta.client_ip, now - TimeDelta::hours(1))
-                .await?;
-        if from_ip >= i64::from(limits.sms_codes_per_ip_hour) {
-            return Err(AppError::RateLimited {
-                message: "too many codes requested from this network, try again later",
-                retry_after_seconds: Some(3600),
-            });
-        }
-        SmsCodeSend::record(conn, phone, &meta.client_ip).await?;
-        SmsCode::replace(conn, phone, purpose, &hash, now + CODE_TTL).await?;
-        if deliver {
-            let body = texts::verification_code(purpose.as_str(), &code);
-            SmsMessage::enqueue(conn, phone, &body, true).await?;
-        }
-        Ok(())
-    })
-    .await?;
-    svc.outbox.wake();
+    lock_key(conn, "sms-phone", phone).await?;
+    lock_key(conn, "sms-ip", &meta.client_ip).await?;
+    let recent = SmsCodeSend::to_phone_since(conn, phone, now - TimeDelta::days(1)).await?;
+    if let Some(last) = recent.first()
+        && *last > now - resend_after
+    {
+        return Err(AppError::RateLimited {
+            message: "a code was sent to this phone less than a minute ago",
+            retry_after_seconds: Some((*last + resend_after - now).num_seconds().max(1)),
+        });
+    }
+    if recent.len() >= limits.sms_codes_per_phone_day as usize {
+        let oldest = recent.last().copied().unwrap_or(now);
+        return Err(AppError::RateLimited {
+            message: "this phone has received too many codes today",
+            retry_after_seconds: Some((oldest + TimeDelta::days(1) - now).num_seconds().max(1)),
+        });
+    }
+    let from_ip =
+        SmsCodeSend::count_from_ip_since(conn, &meta.client_ip, now - TimeDelta::hours(1)).await?;
+    if from_ip >= i64::from(limits.sms_codes_per_ip_hour) {
+        return Err(AppError::RateLimited {
+            message: "too many codes requested from this network, try again later",
+            retry_after_seconds: Some(3600),
+        });
+    }
+    SmsCodeSend::record(conn, phone, &meta.client_ip).await?;
+    SmsCode::replace(conn, phone, purpose, &hash, now + CODE_TTL).await?;
+    if deliver {
+        let body = texts::verification_code(purpose.as_str(), &code);
+        SmsMessage::enqueue(conn, phone, &body, true, Some(now + CODE_TTL)).await?;
+    }
     Ok(CodeSent {
         sent_to: mask_phone(phone),
         retry_after_seconds: resend_after.num_seconds(),

@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::ids::ChallengeId;
+use crate::db::outbox::SmsMessage;
 use crate::db::throttles::CertificateChallenge;
 use crate::db::users::User;
 use crate::domain::accounts::sessions::{self, IssuedSession};
@@ -14,6 +15,7 @@ use crate::domain::identity_numbers::uscc_valid;
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::events::Event;
+use crate::notify::texts;
 use crate::pki::ukey::{UkeyCertificate, UkeyError};
 
 pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(2);
@@ -107,15 +109,18 @@ pub async fn bind(
     viewer: &Viewer,
     proof: Proof<'_>,
 ) -> AppResult<User> {
+    sessions::require_recent_login(svc, viewer)?;
     let cert = verify_proof(conn, svc, &proof).await?;
     let pem = cert.to_pem().map_err(AppError::internal)?;
     let user = conn
         .transaction(async |conn| {
             let user = User::bind_ukey(conn, viewer.user_id, &cert.fingerprint, &pem).await?;
+            SmsMessage::enqueue(conn, &user.phone, &texts::ukey_bound(), false, None).await?;
             tracing::info!(user.id = %user.id, "ukey bound");
             Ok::<_, AppError>(user)
         })
         .await?;
+    svc.outbox.wake();
     svc.events.publish(Event::UserUpdated(user.id));
     Ok(user)
 }

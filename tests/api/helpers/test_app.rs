@@ -59,7 +59,7 @@ impl TestApp {
         adjust(&mut config);
         let keys = yuyunqian::app::load_master_key(&config).expect("master key");
         let pool = build_pool(&db.url, 8).expect("pool");
-        let app = App::new(config, pool, keys);
+        let app = App::new(config, pool, keys).expect("app");
         let router = build_router(app.clone());
         Self {
             app,
