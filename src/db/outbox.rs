@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::enums::OutboxStatus;
@@ -41,6 +41,81 @@ pub struct EmailMessage {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// The two outbox tables share their delivery columns; the bookkeeping
+/// below is written once for both.
+#[derive(Debug, Clone, Copy)]
+pub enum Outbox {
+    Sms,
+    Email,
+}
+
+impl Outbox {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Sms => "sms_outbox",
+            Self::Email => "email_outbox",
+        }
+    }
+
+    /// Leases due messages: their next attempt moves to `lease_until`, so
+    /// other workers skip them while this one sends (outside any
+    /// transaction); a worker that dies leaves them due again after the lease.
+    async fn lease_due<T>(
+        self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<diesel::pg::Pg> + Send + 'static,
+    {
+        let table = self.table();
+        diesel::sql_query(format!(
+            "UPDATE {table} SET next_attempt_at = $2 WHERE id IN ( \
+               SELECT id FROM {table} WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING *"
+        ))
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(lease_until)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
+    }
+
+    /// Records the outcome of one attempt, in a statement of its own.
+    pub async fn record(
+        self,
+        conn: &mut AsyncPgConnection,
+        id: OutboxId,
+        outcome: &Delivery,
+    ) -> QueryResult<()> {
+        let table = self.table();
+        let (status, error, next) = match outcome {
+            Delivery::Sent => (OutboxStatus::Sent, None, None),
+            Delivery::Retry { error, at } => {
+                (OutboxStatus::Pending, Some(error.as_str()), Some(*at))
+            }
+            Delivery::GiveUp { error } => (OutboxStatus::Failed, Some(error.as_str()), None),
+        };
+        diesel::sql_query(format!(
+            "UPDATE {table} SET status = $2, attempts = attempts + 1, \
+               last_error = COALESCE($3, last_error), \
+               next_attempt_at = COALESCE($4, next_attempt_at), \
+               sent_at = CASE WHEN $2 = 'SENT' THEN now() ELSE sent_at END \
+             WHERE id = $1"
+        ))
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<Text, _>(status)
+        .bind::<Nullable<Text>, _>(error)
+        .bind::<Nullable<Timestamptz>, _>(next)
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+}
+
 /// What happened to one delivery attempt.
 pub enum Delivery {
     Sent,
@@ -71,26 +146,13 @@ impl SmsMessage {
             .await
     }
 
-    /// Leases due messages: their next attempt moves to `lease_until`, so
-    /// other workers skip them while this one sends (outside any
-    /// transaction); a worker that dies leaves them due again after the lease.
     pub async fn lease_due(
         conn: &mut AsyncPgConnection,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> QueryResult<Vec<SmsMessage>> {
-        diesel::sql_query(
-            "UPDATE sms_outbox SET next_attempt_at = $2 WHERE id IN ( \
-               SELECT id FROM sms_outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
-               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(lease_until)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await
+        Outbox::Sms.lease_due(conn, now, lease_until, limit).await
     }
 
     /// Removes a body that carried a code once it is no longer needed.
@@ -100,47 +162,6 @@ impl SmsMessage {
             .execute(conn)
             .await
             .map(drop)
-    }
-
-    pub async fn record(
-        conn: &mut AsyncPgConnection,
-        id: OutboxId,
-        outcome: &Delivery,
-    ) -> QueryResult<()> {
-        let target = sms_outbox::table.find(id);
-        match outcome {
-            Delivery::Sent => {
-                diesel::update(target)
-                    .set((
-                        sms_outbox::status.eq(OutboxStatus::Sent),
-                        sms_outbox::sent_at.eq(diesel::dsl::now),
-                        sms_outbox::attempts.eq(sms_outbox::attempts + 1),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-            Delivery::Retry { error, at } => {
-                diesel::update(target)
-                    .set((
-                        sms_outbox::attempts.eq(sms_outbox::attempts + 1),
-                        sms_outbox::last_error.eq(error),
-                        sms_outbox::next_attempt_at.eq(at),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-            Delivery::GiveUp { error } => {
-                diesel::update(target)
-                    .set((
-                        sms_outbox::status.eq(OutboxStatus::Failed),
-                        sms_outbox::attempts.eq(sms_outbox::attempts + 1),
-                        sms_outbox::last_error.eq(error),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-        }
-        .map(drop)
     }
 
     /// The latest messages to a phone, newest first (for `yuyunqian outbox`).
@@ -186,57 +207,6 @@ impl EmailMessage {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> QueryResult<Vec<EmailMessage>> {
-        diesel::sql_query(
-            "UPDATE email_outbox SET next_attempt_at = $2 WHERE id IN ( \
-               SELECT id FROM email_outbox WHERE status = 'PENDING' AND next_attempt_at <= $1 \
-               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(lease_until)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await
-    }
-
-    pub async fn record(
-        conn: &mut AsyncPgConnection,
-        id: OutboxId,
-        outcome: &Delivery,
-    ) -> QueryResult<()> {
-        let target = email_outbox::table.find(id);
-        match outcome {
-            Delivery::Sent => {
-                diesel::update(target)
-                    .set((
-                        email_outbox::status.eq(OutboxStatus::Sent),
-                        email_outbox::sent_at.eq(diesel::dsl::now),
-                        email_outbox::attempts.eq(email_outbox::attempts + 1),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-            Delivery::Retry { error, at } => {
-                diesel::update(target)
-                    .set((
-                        email_outbox::attempts.eq(email_outbox::attempts + 1),
-                        email_outbox::last_error.eq(error),
-                        email_outbox::next_attempt_at.eq(at),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-            Delivery::GiveUp { error } => {
-                diesel::update(target)
-                    .set((
-                        email_outbox::status.eq(OutboxStatus::Failed),
-                        email_outbox::attempts.eq(email_outbox::attempts + 1),
-                        email_outbox::last_error.eq(error),
-                    ))
-                    .execute(conn)
-                    .await
-            }
-        }
-        .map(drop)
+        Outbox::Email.lease_due(conn, now, lease_until, limit).await
     }
 }

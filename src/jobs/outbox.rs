@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::db::DbPool;
-use crate::db::outbox::{Delivery, EmailMessage, SmsMessage};
+use crate::db::outbox::{Delivery, EmailMessage, Outbox, SmsMessage};
 use crate::jobs::OutboxWaker;
 use crate::notify::SendError;
 use crate::notify::email::EmailSender;
@@ -72,7 +72,7 @@ async fn deliver_sms(
             }
             outcome(result, message.attempts, now)
         };
-        SmsMessage::record(conn, message.id, &delivery).await?;
+        Outbox::Sms.record(conn, message.id, &delivery).await?;
         // Codes leave the table once a real gateway has them or never will;
         // the local adapter keeps them, being the developer's inbox.
         let finished = !matches!(delivery, Delivery::Retry { .. });
@@ -96,7 +96,9 @@ async fn deliver_email(
         if let Err(e) = &result {
             tracing::warn!(outbox.id = %message.id, error = %e, "email delivery failed");
         }
-        EmailMessage::record(conn, message.id, &outcome(result, message.attempts, now)).await?;
+        Outbox::Email
+            .record(conn, message.id, &outcome(result, message.attempts, now))
+            .await?;
     }
     Ok(due.len())
 }

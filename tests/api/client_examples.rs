@@ -6,12 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, ws};
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("client-examples")
@@ -107,27 +104,17 @@ async fn graphql_examples_run_in_their_documented_order() {
 
     // The subscription, over a real WebSocket.
     let addr = t.serve().await;
-    let mut request = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
+    let mut socket = ws::connect(addr, "graphql-transport-ws").await;
+    assert_eq!(
+        ws::init(&mut socket, Some(&token)).await["type"],
+        "connection_ack"
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::Text(init.to_string().into()))
-        .await
-        .unwrap();
-    socket.next().await.unwrap().unwrap();
     let (q, v) = ex.load("me-updated", json!({}));
-    let subscribe =
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": q, "variables": v } });
-    socket
-        .send(Message::Text(subscribe.to_string().into()))
-        .await
-        .unwrap();
+    ws::send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": q, "variables": v } }),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let (q, v) = ex.load("change-email", json!({}));
@@ -135,12 +122,7 @@ async fn graphql_examples_run_in_their_documented_order() {
         ok(&t.gql_as(&token, &q, v).await, "changeEmail")["email"],
         "hr@example.com"
     );
-    let update = tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let update: Value = serde_json::from_str(update.to_text().unwrap()).unwrap();
+    let update = ws::next(&mut socket).await;
     assert_eq!(
         update["payload"]["data"]["meUpdated"]["realNameStatus"], "VERIFIED",
         "{update}"

@@ -2,5 +2,6 @@
 
 pub mod database;
 pub mod test_app;
+pub mod ws;
 
 pub use test_app::TestApp;

@@ -149,3 +149,88 @@ async fn codes_that_expire_before_delivery_are_dropped_and_blanked() {
         "nothing was sent"
     );
 }
+
+/// A minimal SMTP server that accepts one message and returns its DATA.
+async fn fake_smtp() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+        let mut data = String::new();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    write.write_all(b"250 queued\r\n").await.unwrap();
+                } else {
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                continue;
+            }
+            let verb = line
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" => b"250-fake\r\n250 8BITMIME\r\n",
+                "DATA" => {
+                    in_data = true;
+                    b"354 go on\r\n"
+                }
+                "QUIT" => {
+                    write.write_all(b"221 bye\r\n").await.unwrap();
+                    break;
+                }
+                _ => b"250 ok\r\n",
+            };
+            write.write_all(reply).await.unwrap();
+        }
+        let _ = tx.send(data);
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_adapter_delivers_email() {
+    let (port, received) = fake_smtp().await;
+    let t = TestApp::with_config(|c| {
+        c.email.email_adapter = yuyunqian::config::EmailAdapterKind::Smtp;
+        c.email.smtp_host = Some("127.0.0.1".into());
+        c.email.smtp_port = Some(port);
+        c.email.smtp_tls = yuyunqian::config::SmtpTls::None;
+    })
+    .await;
+    let person = t.register("13800000403").await;
+    let changed = t
+        .gql_as(
+            &person.token,
+            "mutation { changeEmail(email: \"hr@example.com\") { email } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(changed.get("errors").is_none(), "{changed}");
+    let senders = yuyunqian::app::build_senders(&t.app.config).unwrap();
+    let mut conn = t.conn().await;
+    yuyunqian::jobs::outbox::deliver_due(&mut conn, &senders, t.app.clock.now())
+        .await
+        .unwrap();
+    let data = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(data.contains("To: hr@example.com"), "{data}");
+    let status: String = yuyunqian::db::schema::email_outbox::table
+        .select(yuyunqian::db::schema::email_outbox::status)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(status, "SENT");
+}

@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::database::TestDatabase;
+use crate::helpers::ws;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -62,21 +60,8 @@ async fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
         "local mode generated its master key"
     );
 
-    let mut request = format!("ws://127.0.0.1:{port}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    socket
-        .send(Message::Text(
-            json!({ "type": "connection_init" }).to_string().into(),
-        ))
-        .await
-        .unwrap();
-    assert!(matches!(socket.next().await, Some(Ok(Message::Text(_)))));
+    let mut socket = ws::connect(([127, 0, 0, 1], port).into(), "graphql-transport-ws").await;
+    assert_eq!(ws::init(&mut socket, None).await["type"], "connection_ack");
 
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
@@ -84,18 +69,7 @@ async fn binary_serves_and_shuts_down_gracefully_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let close = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .unwrap();
-    assert_eq!(close, Some(1001));
+    assert_eq!(ws::next(&mut socket).await["close"], 1001);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .unwrap()
