@@ -20,6 +20,15 @@ pub enum Profile {
     Production,
 }
 
+/// The signature algorithm of the platform CA and the certificates it issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertAlgorithm {
+    /// ECDSA P-256 with SHA-256: accepted by every PDF validator.
+    EcdsaP256,
+    /// SM2 with SM3 (国密).
+    Sm2,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SmsAdapterKind {
     /// Messages land in the `sms_outbox` table; read them with `yuyunqian outbox`.
@@ -91,6 +100,16 @@ pub struct Config {
     /// File holding the hex master key (used when YYQ_MASTER_KEY is unset).
     #[arg(long, env = "YYQ_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+
+    /// ecdsa-p256 | sm2: the algorithm of the platform CA and issued certificates.
+    #[arg(
+        long,
+        env = "YYQ_CERT_ALGORITHM",
+        value_enum,
+        default_value = "ecdsa-p256",
+        global = true
+    )]
+    pub cert_algorithm: CertAlgorithm,
 
     /// Serve the introspection schema and "did you mean" hints (default: on in local).
     #[arg(long, env = "YYQ_INTROSPECTION", global = true)]
@@ -352,6 +371,7 @@ impl Config {
                 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
             )),
             master_key_file: None,
+            cert_algorithm: CertAlgorithm::EcdsaP256,
             introspection: Some(true),
             allowed_origins: vec!["http://localhost:3000".into()],
             trusted_proxies: Vec::new(),

@@ -1,6 +1,7 @@
 //! Persistence: the diesel schema, one model module per table family, typed
 //! ids and enums, and the connection pool. No business rules live here.
 
+pub mod certificates;
 pub mod enums;
 pub mod identity_checks;
 pub mod ids;

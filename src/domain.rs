@@ -3,6 +3,7 @@
 //! async-graphql here.
 
 pub mod accounts;
+pub mod certificates;
 pub mod identity_numbers;
 pub mod real_name;
 

@@ -2,6 +2,7 @@
 //! merged here, with the hardening limits from Config.
 
 pub mod accounts;
+pub mod certificates;
 pub mod context;
 pub mod limits;
 pub mod real_name;

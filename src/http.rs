@@ -4,6 +4,7 @@
 pub mod client;
 pub mod graphql;
 pub mod health;
+pub mod pki;
 pub mod webhooks;
 pub mod ws;
 
@@ -56,6 +57,9 @@ pub fn build_router(app: App) -> Router {
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/graphql/ws", get(ws::upgrade))
         .route("/health", get(health::health))
+        .route("/pki/root.pem", get(pki::root_pem))
+        .route("/pki/issuing.pem", get(pki::issuing_pem))
+        .route("/pki/crl", get(pki::crl))
         .route(
             "/webhooks/identity/{provider}",
             post(webhooks::identity_webhook),

@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use yuyunqian::config::Config;
+use yuyunqian::db::enums::KeyPurpose;
 use yuyunqian::db::outbox::SmsMessage;
 use yuyunqian::db::pool::{build_pool, run_migrations};
+use yuyunqian::domain::certificates::{ensure_platform_ca, platform_certificate_pem};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +33,11 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) that schema.graphql holds.
     ExportSchema,
+    /// The platform CA: `ca root` prints the root certificate (PEM).
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
     /// Print the latest SMS messages of the local outbox (codes in local mode).
     Outbox {
         /// Only messages to this phone.
@@ -40,6 +47,14 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         limit: i64,
     },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Print the root certificate (PEM), creating the CA on first use.
+    Root,
+    /// Print the issuing CA certificate (PEM).
+    Issuing,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ExportSchema => Ok(()),
         Command::Outbox { phone, limit } => print_outbox(&cli.config, phone, limit).await,
+        Command::Ca { command } => print_ca(cli.config, command).await,
     }
 }
 
@@ -106,5 +122,28 @@ async fn print_outbox(config: &Config, phone: Option<String>, limit: i64) -> any
             message.body
         )?;
     }
+    Ok(())
+}
+
+async fn print_ca(config: Config, command: CaCommand) -> anyhow::Result<()> {
+    let keys = yuyunqian::app::load_master_key(&config)?;
+    let database = yuyunqian::server::database(&config).await?;
+    run_migrations(&database.url).await?;
+    let pool = build_pool(&database.url, 1)?;
+    let app = yuyunqian::App::new(config, pool, keys)?;
+    let mut conn = app.pool.get().await?;
+    let services = app.services();
+    let fail = |e: yuyunqian::error::AppError| anyhow::anyhow!("{}", e.message());
+    ensure_platform_ca(&mut conn, &services)
+        .await
+        .map_err(fail)?;
+    let purpose = match command {
+        CaCommand::Root => KeyPurpose::Root,
+        CaCommand::Issuing => KeyPurpose::Issuing,
+    };
+    let pem = platform_certificate_pem(&mut conn, &services, purpose)
+        .await
+        .map_err(fail)?;
+    std::io::stdout().lock().write_all(pem.as_bytes())?;
     Ok(())
 }

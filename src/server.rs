@@ -44,6 +44,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let app = App::new(config, pool, keys)?;
+    {
+        let mut conn = app.pool.get().await?;
+        crate::domain::certificates::ensure_platform_ca(&mut conn, &app.services())
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the platform CA: {}", e.message()))?;
+    }
     app.spawn_background_jobs()?;
     let router = crate::http::build_router(app.clone());
     tracing::info!(

@@ -103,3 +103,19 @@ text_enum!(PlatformRole {
     Operator => "OPERATOR",
     Regulator => "REGULATOR",
 });
+
+text_enum!(KeyPurpose {
+    Root => "ROOT",
+    Issuing => "ISSUING",
+    Tsa => "TSA",
+});
+
+text_enum!(CertificateKind {
+    Cloud => "CLOUD",
+    Ukey => "UKEY",
+});
+
+text_enum!(KeyAlgorithm {
+    EcdsaP256 => "ECDSA_P256",
+    Sm2 => "SM2",
+});

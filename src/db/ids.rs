@@ -62,4 +62,5 @@ id_newtype!(
     ChallengeId,
     IdentityCheckId,
     OutboxId,
+    CertificateId,
 );

@@ -21,6 +21,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    certificates (id) {
+        id -> Uuid,
+        serial_hex -> Text,
+        kind -> Text,
+        algorithm -> Text,
+        user_id -> Nullable<Uuid>,
+        subject -> Text,
+        issuer -> Text,
+        certificate_der -> Bytea,
+        private_key_enc -> Nullable<Bytea>,
+        not_before -> Timestamptz,
+        not_after -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        revocation_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Uuid,
         recipient -> Text,
@@ -73,6 +92,16 @@ diesel::table! {
         role -> Text,
         region -> Nullable<Text>,
         granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    platform_keys (purpose, algorithm) {
+        purpose -> Text,
+        algorithm -> Text,
+        certificate_der -> Bytea,
+        private_key_enc -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -149,6 +178,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(certificates -> users (user_id));
 diesel::joinable!(identity_checks -> users (user_id));
 diesel::joinable!(platform_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -156,9 +186,11 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     captchas,
     certificate_challenges,
+    certificates,
     email_outbox,
     identity_checks,
     login_failures,
+    platform_keys,
     platform_roles,
     sessions,
     sms_code_sends,

@@ -313,6 +313,14 @@ async fn finish(
             },
         )
         .await?;
+        crate::domain::certificates::issue_person_certificate(
+            conn,
+            svc,
+            check.user_id,
+            &check.name,
+            &check.id_number_hash,
+        )
+        .await?;
         tracing::info!(user.id = %check.user_id, "real-name verification passed");
         return Ok(done);
     };

@@ -11,12 +11,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::App;
 use crate::db::{enums, users};
-use crate::domain::Viewer;
 use crate::domain::accounts::{
     IssuedSession, captcha, login, profile, register, sessions, sms_codes, ukey,
 };
+use crate::domain::{Viewer, certificates};
 use crate::error::AppError;
 use crate::events::Event;
+use crate::graphql::certificates::Certificate;
 use crate::graphql::context::{ContextExt, parse_id};
 
 /// What a verification code is for; a code only works for its purpose.
@@ -169,6 +170,17 @@ impl User {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.user.created_at
+    }
+
+    /// The person's own certificates (a cloud certificate is issued when
+    /// real-name verification passes); empty for others.
+    async fn certificates(&self, ctx: &Context<'_>) -> Result<Vec<Certificate>> {
+        if !self.is_viewer {
+            return Ok(Vec::new());
+        }
+        let mut conn = ctx.conn().await?;
+        let list = certificates::of_user(&mut conn, self.user.id).await?;
+        Ok(list.into_iter().map(Certificate).collect())
     }
 }
 

@@ -12,6 +12,7 @@ mod client_examples;
 mod hardening;
 mod migrations;
 mod outbox;
+mod pki;
 mod real_name;
 mod schema;
 mod server;

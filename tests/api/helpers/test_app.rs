@@ -60,6 +60,11 @@ impl TestApp {
         let keys = yuyunqian::app::load_master_key(&config).expect("master key");
         let pool = build_pool(&db.url, 8).expect("pool");
         let app = App::new(config, pool, keys).expect("app");
+        let mut conn = app.pool.get().await.expect("connection");
+        yuyunqian::domain::certificates::ensure_platform_ca(&mut conn, &app.services())
+            .await
+            .expect("platform CA");
+        drop(conn);
         let router = build_router(app.clone());
         Self {
             app,
@@ -195,6 +200,34 @@ impl TestApp {
                 .to_owned(),
             user_id: session["user"]["id"].as_str().expect("user id").to_owned(),
         }
+    }
+
+    /// Registers `phone` and passes real-name verification as 张三 with a
+    /// valid resident ID (CARRIER_3 confirmed by code).
+    pub async fn verified_person(&self, phone: &str, id_number: &str) -> Person {
+        let person = self.register(phone).await;
+        self.app.clock.advance(chrono::TimeDelta::seconds(61));
+        let started = self
+            .gql_as(
+                &person.token,
+                "mutation($i: String!) { startRealNameVerification(idType: RESIDENT_ID_CARD, name: \"张三\", idNumber: $i, method: CARRIER_3, acceptAgreements: true) { id status } }",
+                json!({ "i": id_number }),
+            )
+            .await;
+        let id = started["data"]["startRealNameVerification"]["id"].clone();
+        let code = self.code_for(phone).await;
+        let confirmed = self
+            .gql_as(
+                &person.token,
+                "mutation($id: ID!, $c: String!) { confirmRealNameVerification(id: $id, smsCode: $c) { status } }",
+                json!({ "id": id, "c": code }),
+            )
+            .await;
+        assert_eq!(
+            confirmed["data"]["confirmRealNameVerification"]["status"], "VERIFIED",
+            "{confirmed}"
+        );
+        person
     }
 
     /// A fresh captcha whose answer is set to a known value (the image cannot be read by a test).

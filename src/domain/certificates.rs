@@ -1,0 +1,272 @@
+//! The platform CA at work: created on first start, keys encrypted at rest,
+//! certificates issued to people (on real-name verification) and later to
+//! enterprises, revocation and the CRL.
+
+use chrono::TimeDelta;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use openssl::pkey::PKey;
+use openssl::x509::X509;
+
+use crate::config::CertAlgorithm;
+use crate::db::certificates::{Certificate, NewCertificate, PlatformKey};
+use crate::db::enums::{CertificateKind, KeyAlgorithm, KeyPurpose};
+use crate::db::ids::{CertificateId, UserId};
+use crate::db::locks::lock_key;
+use crate::domain::Services;
+use crate::error::{AppError, AppResult};
+use crate::pki::ca::{self, CaError, CaMaterial, RevokedEntry, SubjectInfo};
+
+const PLATFORM_KEY_CONTEXT: &[u8] = b"platform_keys.private_key";
+const CERTIFICATE_KEY_CONTEXT: &[u8] = b"certificates.private_key";
+/// How long a CRL stays current; clients fetch a new one after that.
+const CRL_VALIDITY: TimeDelta = TimeDelta::hours(24);
+
+fn algorithms(svc: &Services<'_>) -> (ca::KeyAlgorithm, KeyAlgorithm) {
+    match svc.config.cert_algorithm {
+        CertAlgorithm::EcdsaP256 => (ca::KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP256),
+        CertAlgorithm::Sm2 => (ca::KeyAlgorithm::Sm2, KeyAlgorithm::Sm2),
+    }
+}
+
+fn ca_error(e: CaError) -> AppError {
+    AppError::internal(e)
+}
+
+pub fn crl_url(svc: &Services<'_>) -> String {
+    format!("{}/pki/crl", svc.config.public_base_url())
+}
+
+/// Creates the root CA, the issuing CA and the timestamping certificate of
+/// the configured algorithm when they do not exist yet. Safe to run from
+/// several processes at once.
+pub async fn ensure_platform_ca(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> AppResult<()> {
+    let (algorithm, stored) = algorithms(svc);
+    let now = svc.clock.now();
+    let crl = crl_url(svc);
+    conn.transaction(async |conn| {
+        lock_key(conn, "platform-ca", stored.as_str()).await?;
+        let root = match load(conn, svc, KeyPurpose::Root, stored).await? {
+            Some(root) => root,
+            None => {
+                let root = ca::new_root(algorithm, now).map_err(ca_error)?;
+                store(conn, svc, KeyPurpose::Root, stored, &root).await?;
+                tracing::info!(algorithm = stored.as_str(), "platform root CA created");
+                root
+            }
+        };
+        let issuing = match load(conn, svc, KeyPurpose::Issuing, stored).await? {
+            Some(issuing) => issuing,
+            None => {
+                let issuing = ca::new_issuing(&root, algorithm, now).map_err(ca_error)?;
+                store(conn, svc, KeyPurpose::Issuing, stored, &issuing).await?;
+                tracing::info!(algorithm = stored.as_str(), "platform issuing CA created");
+                issuing
+            }
+        };
+        if load(conn, svc, KeyPurpose::Tsa, stored).await?.is_none() {
+            let tsa = ca::new_tsa(&issuing, algorithm, &crl, now).map_err(ca_error)?;
+            store(conn, svc, KeyPurpose::Tsa, stored, &tsa).await?;
+            tracing::info!(
+                algorithm = stored.as_str(),
+                "timestamping certificate created"
+            );
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn store(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    purpose: KeyPurpose,
+    algorithm: KeyAlgorithm,
+    material: &CaMaterial,
+) -> AppResult<()> {
+    let der = material.cert.to_der().map_err(AppError::internal)?;
+    let pkcs8 = material
+        .key
+        .private_key_to_pkcs8()
+        .map_err(AppError::internal)?;
+    let sealed = svc
+        .keys
+        .seal(&pkcs8, PLATFORM_KEY_CONTEXT)
+        .map_err(AppError::internal)?;
+    PlatformKey::insert(conn, purpose, algorithm, &der, &sealed).await?;
+    Ok(())
+}
+
+async fn load(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    purpose: KeyPurpose,
+    algorithm: KeyAlgorithm,
+) -> AppResult<Option<CaMaterial>> {
+    let Some(row) = PlatformKey::find(conn, purpose, algorithm).await? else {
+        return Ok(None);
+    };
+    let cert = X509::from_der(&row.certificate_der).map_err(AppError::internal)?;
+    let pkcs8 = svc
+        .keys
+        .open(&row.private_key_enc, PLATFORM_KEY_CONTEXT)
+        .map_err(AppError::internal)?;
+    let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
+    Ok(Some(CaMaterial { cert, key }))
+}
+
+async fn require(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    purpose: KeyPurpose,
+) -> AppResult<CaMaterial> {
+    let (_, stored) = algorithms(svc);
+    load(conn, svc, purpose, stored).await?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "the platform CA ({}) is not initialised",
+            purpose.as_str()
+        ))
+    })
+}
+
+/// PEM of one of the platform's certificates (root, issuing CA, TSA).
+pub async fn platform_certificate_pem(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    purpose: KeyPurpose,
+) -> AppResult<String> {
+    let (_, stored) = algorithms(svc);
+    let row = PlatformKey::find(conn, purpose, stored)
+        .await?
+        .ok_or(AppError::NotFound("platform certificate"))?;
+    let cert = X509::from_der(&row.certificate_der).map_err(AppError::internal)?;
+    let pem = cert.to_pem().map_err(AppError::internal)?;
+    Ok(String::from_utf8_lossy(&pem).into_owned())
+}
+
+/// A fresh CRL (DER) listing every revoked, unexpired certificate.
+pub async fn current_crl(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> AppResult<Vec<u8>> {
+    let (algorithm, stored) = algorithms(svc);
+    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
+    let now = svc.clock.now();
+    let revoked: Vec<RevokedEntry> = Certificate::revoked(conn, stored, now)
+        .await?
+        .into_iter()
+        .map(|(serial_hex, revoked_at)| RevokedEntry {
+            serial_hex,
+            revoked_at,
+        })
+        .collect();
+    ca::build_crl(&issuing, algorithm, &revoked, now, now + CRL_VALIDITY).map_err(ca_error)
+}
+
+/// The key a certificate certifies: generated and kept by the platform
+/// (cloud certificate), or the holder's own from a PKCS#10 request (UKey).
+pub enum KeySource<'a> {
+    Cloud,
+    Request { csr_pem: &'a str },
+}
+
+/// Issues a certificate inside the caller's transaction.
+pub async fn issue(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    user_id: Option<UserId>,
+    subject: &SubjectInfo<'_>,
+    source: KeySource<'_>,
+) -> AppResult<Certificate> {
+    let (algorithm, stored) = algorithms(svc);
+    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
+    let now = svc.clock.now();
+    let crl = crl_url(svc);
+    let (cert, sealed_key, kind) = match source {
+        KeySource::Cloud => {
+            let key = algorithm.generate_key().map_err(ca_error)?;
+            let cert = ca::issue_end_entity(&issuing, algorithm, subject, &key, &crl, now)
+                .map_err(ca_error)?;
+            let pkcs8 = key.private_key_to_pkcs8().map_err(AppError::internal)?;
+            let sealed = svc
+                .keys
+                .seal(&pkcs8, CERTIFICATE_KEY_CONTEXT)
+                .map_err(AppError::internal)?;
+            (cert, Some(sealed), CertificateKind::Cloud)
+        }
+        KeySource::Request { csr_pem } => {
+            let key = ca::request_public_key(csr_pem).map_err(|e| match e {
+                CaError::Openssl(_) | CaError::Encoding(_) => AppError::internal(e),
+                refused => AppError::bad_input("csrPem", refused.to_string()),
+            })?;
+            let cert = ca::issue_end_entity(&issuing, algorithm, subject, &key, &crl, now)
+                .map_err(|e| match e {
+                    CaError::RequestAlgorithm => AppError::bad_input("csrPem", e.to_string()),
+                    other => ca_error(other),
+                })?;
+            (cert, None, CertificateKind::Ukey)
+        }
+    };
+    let der = cert.to_der().map_err(AppError::internal)?;
+    let serial = ca::serial_hex(&cert).map_err(ca_error)?;
+    let text = |name: &openssl::x509::X509NameRef| {
+        name.entries()
+            .filter_map(|e| {
+                let key = e.object().nid().short_name().ok()?;
+                Some(format!("{key}={}", e.data().to_string().ok()?))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let record = Certificate::insert(
+        conn,
+        &NewCertificate {
+            id: CertificateId::new(),
+            serial_hex: &serial,
+            kind,
+            algorithm: stored,
+            user_id,
+            subject: &text(cert.subject_name()),
+            issuer: &text(cert.issuer_name()),
+            certificate_der: &der,
+            private_key_enc: sealed_key.as_deref(),
+            not_before: ca::asn1_to_utc(cert.not_before()).map_err(ca_error)?,
+            not_after: ca::asn1_to_utc(cert.not_after()).map_err(ca_error)?,
+        },
+    )
+    .await?;
+    tracing::info!(certificate.serial = %serial, kind = kind.as_str(), "certificate issued");
+    Ok(record)
+}
+
+/// A person's cloud certificate, issued when real-name verification passes.
+/// The subject's serialNumber is a keyed hash of the ID number: it binds the
+/// certificate to the identity without putting the number in it.
+pub async fn issue_person_certificate(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    user_id: UserId,
+    name: &str,
+    id_number_hash: &[u8],
+) -> AppResult<Certificate> {
+    let pseudonym = format!("P{}", &hex::encode(id_number_hash)[..32]);
+    let subject = SubjectInfo {
+        common_name: name,
+        organization: "个人用户",
+        serial_number: &pseudonym,
+    };
+    issue(conn, svc, Some(user_id), &subject, KeySource::Cloud).await
+}
+
+pub async fn revoke(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    id: CertificateId,
+    reason: &str,
+) -> AppResult<Certificate> {
+    Certificate::revoke(conn, id, reason, svc.clock.now())
+        .await?
+        .ok_or(AppError::Conflict(
+            "certificate is unknown or already revoked".into(),
+        ))
+}
+
+pub async fn of_user(conn: &mut AsyncPgConnection, user_id: UserId) -> AppResult<Vec<Certificate>> {
+    Ok(Certificate::of_user(conn, user_id).await?)
+}

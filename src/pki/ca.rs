@@ -1,0 +1,550 @@
+//! The platform's certificate authority: root, issuing CA and timestamping
+//! certificate, end-entity certificates for people and enterprises (from a
+//! key the platform generates or from a PKCS#10 request), and CRLs.
+
+use chrono::{DateTime, Utc};
+use der::Encode;
+use der::asn1::Ia5String;
+use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{HasPublic, PKey, PKeyRef, Private, Public};
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, CrlNumber, ExtendedKeyUsage, KeyUsage,
+    SubjectKeyIdentifier,
+};
+use openssl::x509::{
+    X509, X509Builder, X509CrlBuilder, X509Extension, X509Name, X509NameBuilder, X509NameRef,
+    X509Req, X509RevokedBuilder,
+};
+use x509_cert::ext::pkix::crl::CrlDistributionPoints;
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error("certificate request is not a valid PEM PKCS#10 request")]
+    BadRequest,
+    #[error("certificate request signature does not verify")]
+    RequestSignature,
+    #[error("certificate request key does not match the configured algorithm")]
+    RequestAlgorithm,
+    #[error("encoding: {0}")]
+    Encoding(String),
+    #[error("openssl: {0}")]
+    Openssl(#[from] openssl::error::ErrorStack),
+}
+
+/// The signature algorithm of the platform's certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// ECDSA on P-256 with SHA-256.
+    EcdsaP256,
+    /// SM2 with SM3 (GM/T 0003, 0004).
+    Sm2,
+}
+
+impl KeyAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EcdsaP256 => "ECDSA_P256",
+            Self::Sm2 => "SM2",
+        }
+    }
+
+    pub fn digest(self) -> MessageDigest {
+        match self {
+            Self::EcdsaP256 => MessageDigest::sha256(),
+            Self::Sm2 => MessageDigest::sm3(),
+        }
+    }
+
+    fn curve(self) -> Nid {
+        match self {
+            Self::EcdsaP256 => Nid::X9_62_PRIME256V1,
+            // An EC key on this curve becomes an SM2 key (not `PKey::ec_gen`).
+            Self::Sm2 => Nid::SM2,
+        }
+    }
+
+    pub fn generate_key(self) -> Result<PKey<Private>, CaError> {
+        let group = EcGroup::from_curve_name(self.curve())?;
+        Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
+    }
+
+    /// Whether `key` is a key of this algorithm.
+    fn accepts<T: HasPublic>(self, key: &PKeyRef<T>) -> bool {
+        // SM2 keys decoded by OpenSSL 3.0 do not expose an EC_KEY; their
+        // SubjectPublicKeyInfo names the curve either way.
+        let Ok(der) = key.public_key_to_der() else {
+            return false;
+        };
+        let Ok(info) = spki::SubjectPublicKeyInfoRef::try_from(der.as_slice()) else {
+            return false;
+        };
+        let curve = info
+            .algorithm
+            .parameters_oid()
+            .ok()
+            .map(|oid| oid.to_string());
+        let expected = match self {
+            Self::EcdsaP256 => "1.2.840.10045.3.1.7",
+            Self::Sm2 => "1.2.156.10197.1.301",
+        };
+        curve.as_deref() == Some(expected)
+    }
+}
+
+/// A CA certificate with its private key.
+pub struct CaMaterial {
+    pub cert: X509,
+    pub key: PKey<Private>,
+}
+
+/// Who a certificate is for.
+pub struct SubjectInfo<'a> {
+    pub common_name: &'a str,
+    pub organization: &'a str,
+    /// USCC for enterprises; a pseudonymous identifier for people.
+    pub serial_number: &'a str,
+}
+
+const ROOT_YEARS: i64 = 20;
+const ISSUING_YEARS: i64 = 10;
+const END_ENTITY_DAYS: i64 = 365;
+const PLATFORM_ORGANIZATION: &str = "豫云签电子劳动合同服务平台";
+
+fn time(at: DateTime<Utc>) -> Result<Asn1Time, CaError> {
+    Ok(Asn1Time::from_unix(at.timestamp())?)
+}
+
+/// A random positive 128-bit serial number.
+fn random_serial() -> Result<Asn1Integer, CaError> {
+    let mut serial = BigNum::new()?;
+    // 127 random bits with the top bit clear keep the DER INTEGER positive.
+    serial.rand(127, MsbOption::ONE, false)?;
+    Ok(serial.to_asn1_integer()?)
+}
+
+fn name(
+    common_name: &str,
+    organization: &str,
+    serial_number: Option<&str>,
+) -> Result<X509Name, CaError> {
+    let mut builder = X509NameBuilder::new()?;
+    builder.append_entry_by_nid(Nid::COUNTRYNAME, "CN")?;
+    builder.append_entry_by_nid(Nid::ORGANIZATIONNAME, organization)?;
+    if let Some(serial) = serial_number {
+        builder.append_entry_by_nid(Nid::SERIALNUMBER, serial)?;
+    }
+    builder.append_entry_by_nid(Nid::COMMONNAME, common_name)?;
+    Ok(builder.build())
+}
+
+/// The CRL distribution point extension pointing at `url`.
+fn crl_distribution_point(url: &str) -> Result<X509Extension, CaError> {
+    let uri = Ia5String::new(url).map_err(|e| CaError::Encoding(e.to_string()))?;
+    let points = CrlDistributionPoints(vec![DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![
+            GeneralName::UniformResourceIdentifier(uri),
+        ])),
+        reasons: None,
+        crl_issuer: None,
+    }]);
+    let der = points
+        .to_der()
+        .map_err(|e| CaError::Encoding(e.to_string()))?;
+    let oid = Asn1Object::from_str("2.5.29.31")?;
+    let contents = Asn1OctetString::new_from_bytes(&der)?;
+    Ok(X509Extension::new_from_der(&oid, false, &contents)?)
+}
+
+struct Validity {
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+}
+
+fn builder(
+    subject: &X509NameRef,
+    issuer: &X509NameRef,
+    public_key: &PKeyRef<impl HasPublic>,
+    validity: &Validity,
+) -> Result<X509Builder, CaError> {
+    let mut builder = X509Builder::new()?;
+    builder.set_version(2)?;
+    let serial = random_serial()?;
+    builder.set_serial_number(&serial)?;
+    builder.set_subject_name(subject)?;
+    builder.set_issuer_name(issuer)?;
+    builder.set_pubkey(public_key)?;
+    let (not_before, not_after) = (time(validity.not_before)?, time(validity.not_after)?);
+    builder.set_not_before(&not_before)?;
+    builder.set_not_after(&not_after)?;
+    Ok(builder)
+}
+
+fn years(now: DateTime<Utc>, years: i64) -> DateTime<Utc> {
+    now + chrono::TimeDelta::days(365 * years + years / 4)
+}
+
+/// A self-signed root CA valid 20 years.
+pub fn new_root(algorithm: KeyAlgorithm, now: DateTime<Utc>) -> Result<CaMaterial, CaError> {
+    let key = algorithm.generate_key()?;
+    let subject = name("豫云签根证书", PLATFORM_ORGANIZATION, None)?;
+    let validity = Validity {
+        not_before: now - chrono::TimeDelta::minutes(5),
+        not_after: years(now, ROOT_YEARS),
+    };
+    let mut b = builder(&subject, &subject, &key, &validity)?;
+    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
+    b.append_extension(ski)?;
+    b.sign(&key, algorithm.digest())?;
+    Ok(CaMaterial {
+        cert: b.build(),
+        key,
+    })
+}
+
+/// An issuing CA under `root`, valid 10 years, that may not issue CAs.
+pub fn new_issuing(
+    root: &CaMaterial,
+    algorithm: KeyAlgorithm,
+    now: DateTime<Utc>,
+) -> Result<CaMaterial, CaError> {
+    let key = algorithm.generate_key()?;
+    let subject = name("豫云签签发证书", PLATFORM_ORGANIZATION, None)?;
+    let validity = Validity {
+        not_before: now - chrono::TimeDelta::minutes(5),
+        not_after: years(now, ISSUING_YEARS),
+    };
+    let mut b = builder(&subject, root.cert.subject_name(), &key, &validity)?;
+    b.append_extension(BasicConstraints::new().critical().ca().pathlen(0).build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&root.cert), None))?;
+    b.append_extension(ski)?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(&root.cert), None))?;
+    b.append_extension(aki)?;
+    b.sign(&root.key, algorithm.digest())?;
+    Ok(CaMaterial {
+        cert: b.build(),
+        key,
+    })
+}
+
+/// The timestamping authority's certificate (critical EKU timeStamping),
+/// valid as long as the issuing CA.
+pub fn new_tsa(
+    issuing: &CaMaterial,
+    algorithm: KeyAlgorithm,
+    crl_url: &str,
+    now: DateTime<Utc>,
+) -> Result<CaMaterial, CaError> {
+    let key = algorithm.generate_key()?;
+    let subject = name("豫云签时间戳服务", PLATFORM_ORGANIZATION, None)?;
+    let not_after = asn1_to_utc(issuing.cert.not_after())?;
+    let validity = Validity {
+        not_before: now - chrono::TimeDelta::minutes(5),
+        not_after,
+    };
+    let mut b = builder(&subject, issuing.cert.subject_name(), &key, &validity)?;
+    b.append_extension(BasicConstraints::new().critical().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .non_repudiation()
+            .build()?,
+    )?;
+    b.append_extension(ExtendedKeyUsage::new().critical().time_stamping().build()?)?;
+    append_end_entity_ids(&mut b, issuing, crl_url)?;
+    b.sign(&issuing.key, algorithm.digest())?;
+    Ok(CaMaterial {
+        cert: b.build(),
+        key,
+    })
+}
+
+fn append_end_entity_ids(
+    b: &mut X509Builder,
+    issuing: &CaMaterial,
+    crl_url: &str,
+) -> Result<(), CaError> {
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&issuing.cert), None))?;
+    b.append_extension(ski)?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(&issuing.cert), None))?;
+    b.append_extension(aki)?;
+    b.append_extension(crl_distribution_point(crl_url)?)?;
+    Ok(())
+}
+
+/// A one-year signing certificate for `public_key`: keyUsage
+/// digitalSignature + nonRepudiation, CRL distribution point `crl_url`.
+pub fn issue_end_entity(
+    issuing: &CaMaterial,
+    algorithm: KeyAlgorithm,
+    subject: &SubjectInfo<'_>,
+    public_key: &PKeyRef<impl HasPublic>,
+    crl_url: &str,
+    now: DateTime<Utc>,
+) -> Result<X509, CaError> {
+    if !algorithm.accepts(public_key) {
+        return Err(CaError::RequestAlgorithm);
+    }
+    let subject_name = name(
+        subject.common_name,
+        subject.organization,
+        Some(subject.serial_number),
+    )?;
+    let issuer_end = asn1_to_utc(issuing.cert.not_after())?;
+    let validity = Validity {
+        not_before: now - chrono::TimeDelta::minutes(5),
+        not_after: (now + chrono::TimeDelta::days(END_ENTITY_DAYS)).min(issuer_end),
+    };
+    let mut b = builder(
+        &subject_name,
+        issuing.cert.subject_name(),
+        public_key,
+        &validity,
+    )?;
+    b.append_extension(BasicConstraints::new().critical().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .digital_signature()
+            .non_repudiation()
+            .build()?,
+    )?;
+    append_end_entity_ids(&mut b, issuing, crl_url)?;
+    b.sign(&issuing.key, algorithm.digest())?;
+    Ok(b.build())
+}
+
+/// The public key of a PKCS#10 request whose self-signature verifies.
+pub fn request_public_key(csr_pem: &str) -> Result<PKey<Public>, CaError> {
+    let request = X509Req::from_pem(csr_pem.as_bytes()).map_err(|_| CaError::BadRequest)?;
+    let key = request.public_key().map_err(|_| CaError::BadRequest)?;
+    if !request.verify(&key).unwrap_or(false) {
+        return Err(CaError::RequestSignature);
+    }
+    Ok(key)
+}
+
+/// A revoked certificate as the CRL lists it.
+pub struct RevokedEntry {
+    pub serial_hex: String,
+    pub revoked_at: DateTime<Utc>,
+}
+
+/// A CRL (DER) signed by the issuing CA, valid until `next_update`.
+pub fn build_crl(
+    issuing: &CaMaterial,
+    algorithm: KeyAlgorithm,
+    revoked: &[RevokedEntry],
+    now: DateTime<Utc>,
+    next_update: DateTime<Utc>,
+) -> Result<Vec<u8>, CaError> {
+    // A v2 CRL with the issuer's key identifier and a CRL number (RFC 5280
+    // 5.2.1, 5.2.3); the number is the issue time, so it only grows.
+    let mut crl = X509CrlBuilder::new()?;
+    crl.set_issuer_name(issuing.cert.subject_name())?;
+    let (last_update, next_update) = (time(now)?, time(next_update)?);
+    crl.set_last_update(&last_update)?;
+    crl.set_next_update(&next_update)?;
+    for entry in revoked {
+        let mut item = X509RevokedBuilder::new()?;
+        let serial = BigNum::from_hex_str(&entry.serial_hex)?.to_asn1_integer()?;
+        item.set_serial_number(&serial)?;
+        let revoked_at = time(entry.revoked_at)?;
+        item.set_revocation_date(&revoked_at)?;
+        crl.add_revoked(item.build())?;
+    }
+    let context_only = X509Builder::new()?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&context_only.x509v3_context(Some(&issuing.cert), None))?;
+    crl.append_extension(aki)?;
+    let number = BigNum::from_dec_str(&now.timestamp().max(0).to_string())?;
+    crl.append_extension(CrlNumber::new(number)?.build()?)?;
+    crl.sort()?;
+    crl.sign(&issuing.key, algorithm.digest())?;
+    Ok(crl.build()?.to_der()?)
+}
+
+/// The serial number of `cert` as uppercase hex (how CRLs and the API show it).
+pub fn serial_hex(cert: &X509) -> Result<String, CaError> {
+    Ok(cert.serial_number().to_bn()?.to_hex_str()?.to_string())
+}
+
+pub fn asn1_to_utc(time: &openssl::asn1::Asn1TimeRef) -> Result<DateTime<Utc>, CaError> {
+    let epoch = Asn1Time::from_unix(0)?;
+    let diff = epoch.diff(time)?;
+    let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+    DateTime::<Utc>::from_timestamp(secs, 0).ok_or(CaError::Encoding("time out of range".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::stack::Stack;
+    use openssl::x509::X509Crl;
+    use openssl::x509::X509StoreContext;
+    use openssl::x509::store::X509StoreBuilder;
+
+    fn chain_verifies(root: &X509, issuing: &X509, leaf: &X509) -> bool {
+        let mut store = X509StoreBuilder::new().unwrap();
+        store.add_cert(root.clone()).unwrap();
+        let store = store.build();
+        let mut untrusted = Stack::new().unwrap();
+        untrusted.push(issuing.clone()).unwrap();
+        let mut ctx = X509StoreContext::new().unwrap();
+        ctx.init(&store, leaf, &untrusted, |c| c.verify_cert())
+            .unwrap()
+    }
+
+    fn person<'a>() -> SubjectInfo<'a> {
+        SubjectInfo {
+            common_name: "张三",
+            organization: "个人用户",
+            serial_number: "P0123456789abcdef",
+        }
+    }
+
+    #[test]
+    fn issued_certificates_chain_to_the_root_for_both_algorithms() {
+        for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Sm2] {
+            let now = Utc::now();
+            let root = new_root(algorithm, now).unwrap();
+            let issuing = new_issuing(&root, algorithm, now).unwrap();
+            let key = algorithm.generate_key().unwrap();
+            let leaf = issue_end_entity(
+                &issuing,
+                algorithm,
+                &person(),
+                &key,
+                "http://x/pki/crl",
+                now,
+            )
+            .unwrap();
+            assert!(
+                chain_verifies(&root.cert, &issuing.cert, &leaf),
+                "{algorithm:?}"
+            );
+            let tsa = new_tsa(&issuing, algorithm, "http://x/pki/crl", now).unwrap();
+            assert!(
+                chain_verifies(&root.cert, &issuing.cert, &tsa.cert),
+                "{algorithm:?}"
+            );
+            let text = String::from_utf8(leaf.to_text().unwrap()).unwrap();
+            assert!(
+                text.contains("Digital Signature, Non Repudiation"),
+                "{text}"
+            );
+            assert!(text.contains("URI:http://x/pki/crl"), "{text}");
+        }
+    }
+
+    #[test]
+    fn serials_are_random_and_positive() {
+        let now = Utc::now();
+        let root = new_root(KeyAlgorithm::EcdsaP256, now).unwrap();
+        let issuing = new_issuing(&root, KeyAlgorithm::EcdsaP256, now).unwrap();
+        assert_ne!(
+            serial_hex(&root.cert).unwrap(),
+            serial_hex(&issuing.cert).unwrap()
+        );
+        let serial = issuing.cert.serial_number().to_bn().unwrap();
+        assert!(serial.num_bits() > 100 && serial.num_bits() <= 128);
+        assert!(!serial.is_negative());
+    }
+
+    #[test]
+    fn a_request_for_the_other_algorithm_is_refused() {
+        let now = Utc::now();
+        let root = new_root(KeyAlgorithm::EcdsaP256, now).unwrap();
+        let issuing = new_issuing(&root, KeyAlgorithm::EcdsaP256, now).unwrap();
+        let sm2 = KeyAlgorithm::Sm2.generate_key().unwrap();
+        assert!(matches!(
+            issue_end_entity(
+                &issuing,
+                KeyAlgorithm::EcdsaP256,
+                &person(),
+                &sm2,
+                "http://x",
+                now
+            ),
+            Err(CaError::RequestAlgorithm)
+        ));
+    }
+
+    #[test]
+    fn csr_keys_are_taken_only_with_a_valid_self_signature() {
+        let key = KeyAlgorithm::EcdsaP256.generate_key().unwrap();
+        let mut req = openssl::x509::X509ReqBuilder::new().unwrap();
+        req.set_pubkey(&key).unwrap();
+        req.set_subject_name(&name("某公司", "某公司", None).unwrap())
+            .unwrap();
+        req.sign(&key, MessageDigest::sha256()).unwrap();
+        let pem = String::from_utf8(req.build().to_pem().unwrap()).unwrap();
+        let public = request_public_key(&pem).unwrap();
+        assert!(public.public_eq(&key));
+        assert!(matches!(
+            request_public_key("junk"),
+            Err(CaError::BadRequest)
+        ));
+    }
+
+    #[test]
+    fn crl_lists_revoked_serials_and_verifies_with_the_issuing_key() {
+        let now = Utc::now();
+        let root = new_root(KeyAlgorithm::EcdsaP256, now).unwrap();
+        let issuing = new_issuing(&root, KeyAlgorithm::EcdsaP256, now).unwrap();
+        let key = KeyAlgorithm::EcdsaP256.generate_key().unwrap();
+        let leaf = issue_end_entity(
+            &issuing,
+            KeyAlgorithm::EcdsaP256,
+            &person(),
+            &key,
+            "http://x",
+            now,
+        )
+        .unwrap();
+        let revoked = [RevokedEntry {
+            serial_hex: serial_hex(&leaf).unwrap(),
+            revoked_at: now,
+        }];
+        let der = build_crl(
+            &issuing,
+            KeyAlgorithm::EcdsaP256,
+            &revoked,
+            now,
+            now + chrono::TimeDelta::days(1),
+        )
+        .unwrap();
+        let crl = X509Crl::from_der(&der).unwrap();
+        assert!(crl.verify(&issuing.key).unwrap());
+        assert!(matches!(
+            crl.get_by_cert(&leaf),
+            openssl::x509::CrlStatus::Revoked(_)
+        ));
+    }
+}
