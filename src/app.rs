@@ -12,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::config::{Config, EmailAdapterKind, IdentityAdapterKind, Profile, SmsAdapterKind};
+use crate::config::{
+    Config, EmailAdapterKind, EventTransport, IdentityAdapterKind, Profile, SmsAdapterKind,
+};
 use crate::db::DbPool;
 use crate::domain::Services;
-use crate::events::EventBus;
+use crate::events::{EventBus, Transport};
 use crate::identity::{HttpIdentityProvider, IdentityProvider, LocalIdentityProvider};
 use crate::jobs::OutboxWaker;
 use crate::jobs::outbox::Senders;
@@ -52,12 +54,16 @@ impl Deref for App {
 impl App {
     pub fn new(config: Config, pool: DbPool, keys: MasterKey) -> anyhow::Result<Self> {
         let identity = build_identity_provider(&config)?;
+        let events = EventBus::new(match config.event_transport {
+            EventTransport::Postgres => Transport::Postgres,
+            EventTransport::InProcess => Transport::InProcess,
+        });
         Ok(Self(Arc::new(AppState {
             config,
             pool,
             keys,
             clock: Clock::default(),
-            events: EventBus::new(),
+            events,
             identity,
             outbox: OutboxWaker::default(),
             shutdown: CancellationToken::new(),
@@ -75,6 +81,23 @@ impl App {
             identity: self.identity.as_ref(),
             outbox: &self.outbox,
         }
+    }
+
+    /// Starts the LISTEN connection of the Postgres event transport (nothing
+    /// with the in-process one); the receiver fires once it listens.
+    pub fn spawn_event_listener(&self, database_url: &str) -> tokio::sync::oneshot::Receiver<()> {
+        let (ready, listening) = tokio::sync::oneshot::channel();
+        if self.events.transport() == Transport::Postgres {
+            tokio::spawn(crate::events::run_listener(
+                database_url.to_owned(),
+                self.events.clone(),
+                self.shutdown.clone(),
+                Some(ready),
+            ));
+        } else {
+            let _ = ready.send(());
+        }
+        listening
     }
 
     /// Starts the outbox worker and the clean-up job; they stop on shutdown.

@@ -20,6 +20,15 @@ pub enum Profile {
     Production,
 }
 
+/// How events reach subscriptions (see `events.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventTransport {
+    /// NOTIFY on commit; every process on the database delivers every event.
+    Postgres,
+    /// This process only, at once; for a single node.
+    InProcess,
+}
+
 /// The signature algorithm of the platform CA and the certificates it issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CertAlgorithm {
@@ -110,6 +119,16 @@ pub struct Config {
         global = true
     )]
     pub cert_algorithm: CertAlgorithm,
+
+    /// postgres | in-process: how events reach subscriptions.
+    #[arg(
+        long,
+        env = "YYQ_EVENT_TRANSPORT",
+        value_enum,
+        default_value = "postgres",
+        global = true
+    )]
+    pub event_transport: EventTransport,
 
     /// Serve the introspection schema and "did you mean" hints (default: on in local).
     #[arg(long, env = "YYQ_INTROSPECTION", global = true)]
@@ -372,6 +391,7 @@ impl Config {
             )),
             master_key_file: None,
             cert_algorithm: CertAlgorithm::EcdsaP256,
+            event_transport: EventTransport::Postgres,
             introspection: Some(true),
             allowed_origins: vec!["http://localhost:3000".into()],
             trusted_proxies: Vec::new(),

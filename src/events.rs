@@ -1,44 +1,189 @@
-//! The event bus: state changes that open connections must react to.
+//! The event bus: state changes that subscriptions and open sockets react to.
 //!
-//! This first transport is in-process broadcast (one server process). The
-//! Postgres LISTEN/NOTIFY transport for several processes comes with the
-//! subscriptions of the signing issues, behind this same interface.
+//! One interface, two transports. `Postgres` (the default) publishes with
+//! NOTIFY inside the caller's transaction, so an event leaves only if its
+//! change commits, and every server process sharing the database receives
+//! it on its one LISTEN connection and fans it out in-process. `InProcess`
+//! hands the event to this process's subscribers at once; it serves a single
+//! node without the listener.
 
-use tokio::sync::broadcast;
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::db::ids::{SessionId, UserId};
 
-#[derive(Debug, Clone)]
+/// The NOTIFY channel of the platform's events.
+pub const CHANNEL: &str = "yuyunqian_events";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
 pub enum Event {
-    /// These sessions ended (logout, password change): their sockets close.
-    SessionsRevoked(Vec<SessionId>),
-    /// The user's own account changed (phone, email, real-name status).
-    UserUpdated(UserId),
+    /// One session ended (logout): its sockets close.
+    SessionRevoked { session: SessionId },
+    /// Every session of the user but `except` ended (password change or reset).
+    SessionsOfUserRevoked {
+        user: UserId,
+        except: Option<SessionId>,
+    },
+    /// The user's own account changed (phone, email, real-name status, UKey).
+    UserUpdated { user: UserId },
+}
+
+impl Event {
+    /// Whether this event ends the session `session` of `user`.
+    pub fn ends_session(&self, user: UserId, session: SessionId) -> bool {
+        match self {
+            Self::SessionRevoked { session: ended } => *ended == session,
+            Self::SessionsOfUserRevoked {
+                user: owner,
+                except,
+            } => *owner == user && *except != Some(session),
+            Self::UserUpdated { .. } => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    InProcess,
+    Postgres,
 }
 
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
-}
-
-impl Default for EventBus {
-    fn default() -> Self {
-        Self::new()
-    }
+    transport: Transport,
 }
 
 impl EventBus {
-    pub fn new() -> Self {
+    pub fn new(transport: Transport) -> Self {
         let (sender, _) = broadcast::channel(1024);
-        Self { sender }
+        Self { sender, transport }
     }
 
-    /// Publishes to whoever listens now; with no listener the event is dropped.
-    pub fn publish(&self, event: Event) {
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Publishes `event` as part of the transaction open on `conn`.
+    pub async fn publish(
+        &self,
+        conn: &mut AsyncPgConnection,
+        event: Event,
+    ) -> diesel::QueryResult<()> {
+        match self.transport {
+            Transport::InProcess => {
+                self.deliver(event);
+                Ok(())
+            }
+            Transport::Postgres => {
+                let payload = serde_json::to_string(&event)
+                    .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+                diesel::sql_query("SELECT pg_notify($1, $2)")
+                    .bind::<Text, _>(CHANNEL)
+                    .bind::<Text, _>(payload)
+                    .execute(conn)
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// Hands an event to this process's subscribers.
+    pub fn deliver(&self, event: Event) {
+        // With no subscriber the event is simply not needed.
         let _ = self.sender.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+}
+
+/// Keeps one LISTEN connection open and fans its events out to `bus` until
+/// `shutdown`; reconnects after a lost connection. `ready` fires once the
+/// first LISTEN is in place.
+pub async fn run_listener(
+    database_url: String,
+    bus: EventBus,
+    shutdown: CancellationToken,
+    ready: Option<oneshot::Sender<()>>,
+) {
+    let mut ready = ready;
+    loop {
+        match listen_once(&database_url, &bus, &shutdown, &mut ready).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "event listener lost its connection; reconnecting")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn listen_once(
+    database_url: &str,
+    bus: &EventBus,
+    shutdown: &CancellationToken,
+    ready: &mut Option<oneshot::Sender<()>>,
+) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(database_url).await?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}"))
+        .execute(&mut conn)
+        .await?;
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
+    let mut notifications = std::pin::pin!(conn.notifications_stream());
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = notifications.next() => match next {
+                Some(Ok(notification)) => match serde_json::from_str::<Event>(&notification.payload) {
+                    Ok(event) => bus.deliver(event),
+                    Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
+                },
+                Some(Err(e)) => return Err(e.into()),
+                None => anyhow::bail!("notification stream ended"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let event = Event::SessionsOfUserRevoked {
+            user: UserId::new(),
+            except: Some(SessionId::new()),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(json.len() < 8000, "fits a NOTIFY payload");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn revocations_end_the_right_sessions() {
+        let (user, mine, other) = (UserId::new(), SessionId::new(), SessionId::new());
+        let all_but_other = Event::SessionsOfUserRevoked {
+            user,
+            except: Some(other),
+        };
+        assert!(all_but_other.ends_session(user, mine));
+        assert!(!all_but_other.ends_session(user, other));
+        assert!(!all_but_other.ends_session(UserId::new(), mine));
+        assert!(Event::SessionRevoked { session: mine }.ends_session(user, mine));
     }
 }

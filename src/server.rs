@@ -51,6 +51,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("creating the platform CA: {}", e.message()))?;
     }
     app.spawn_background_jobs()?;
+    let _ = app.spawn_event_listener(&database.url).await;
     let router = crate::http::build_router(app.clone());
     tracing::info!(
         address = %listener.local_addr()?,

@@ -11,8 +11,12 @@ use uuid::Uuid;
 
 macro_rules! id_newtype {
     ($($name:ident),* $(,)?) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow,
+            serde::Serialize, serde::Deserialize,
+        )]
         #[diesel(sql_type = SqlUuid)]
+        #[serde(transparent)]
         pub struct $name(pub Uuid);
 
         impl $name {

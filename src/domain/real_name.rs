@@ -239,7 +239,6 @@ pub async fn confirm(
             finish(conn, svc, check, None).await
         })
         .await?;
-    svc.events.publish(Event::UserUpdated(check.user_id));
     Ok(Verification {
         check,
         face_url: None,
@@ -255,25 +254,20 @@ pub async fn complete_from_provider(
     reference: &str,
     verdict: Verdict,
 ) -> AppResult<IdentityCheck> {
-    let (check, changed) = conn
-        .transaction(async |conn| {
-            let check = IdentityCheck::lock_by_provider_ref(conn, provider, reference)
-                .await?
-                .ok_or(AppError::NotFound("identity check"))?;
-            if check.status != CheckStatus::Pending {
-                return Ok((check, false));
-            }
-            let failure = match verdict {
-                Verdict::Match => None,
-                Verdict::Mismatch(reason) => Some(reason),
-            };
-            Ok::<_, AppError>((finish(conn, svc, check, failure).await?, true))
-        })
-        .await?;
-    if changed {
-        svc.events.publish(Event::UserUpdated(check.user_id));
-    }
-    Ok(check)
+    conn.transaction(async |conn| {
+        let check = IdentityCheck::lock_by_provider_ref(conn, provider, reference)
+            .await?
+            .ok_or(AppError::NotFound("identity check"))?;
+        if check.status != CheckStatus::Pending {
+            return Ok(check);
+        }
+        let failure = match verdict {
+            Verdict::Match => None,
+            Verdict::Mismatch(reason) => Some(reason),
+        };
+        finish(conn, svc, check, failure).await
+    })
+    .await
 }
 
 /// Records the outcome; on success fixes the user's verified identity,
@@ -285,6 +279,7 @@ async fn finish(
     failure: Option<String>,
 ) -> AppResult<IdentityCheck> {
     let user = User::lock(conn, check.user_id).await?;
+    let event = Event::UserUpdated { user: user.id };
     if user.real_name_status == RealNameStatus::Verified {
         return Ok(IdentityCheck::complete(
             conn,
@@ -321,11 +316,13 @@ async fn finish(
             &check.id_number_hash,
         )
         .await?;
+        svc.events.publish(conn, event).await?;
         tracing::info!(user.id = %check.user_id, "real-name verification passed");
         return Ok(done);
     };
     let done = IdentityCheck::complete(conn, check.id, CheckStatus::Failed, Some(&reason)).await?;
     User::set_real_name_status(conn, user.id, RealNameStatus::Failed).await?;
+    svc.events.publish(conn, event).await?;
     Ok(done)
 }
 

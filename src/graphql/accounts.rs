@@ -499,7 +499,7 @@ impl AccountsSubscription {
             move |(mut receiver, app)| async move {
                 loop {
                     let changed = match receiver.recv().await {
-                        Ok(Event::UserUpdated(id)) => id == viewer.user_id,
+                        Ok(Event::UserUpdated { user }) => user == viewer.user_id,
                         Ok(_) => false,
                         // Missed events may include this user's: send its current state.
                         Err(RecvError::Lagged(_)) => true,

@@ -23,7 +23,6 @@ use tokio::sync::mpsc::error::TrySendError;
 use crate::app::App;
 use crate::domain::accounts::sessions;
 use crate::domain::{RequestMeta, Viewer};
-use crate::events::Event;
 use crate::graphql::context::RequestContext;
 use crate::http::HttpState;
 use crate::http::client::{bearer_token, request_meta, viewer_of};
@@ -281,10 +280,7 @@ async fn serve(
             }
             event = events.recv() => {
                 let ended = match event {
-                    Ok(Event::SessionsRevoked(revoked)) => {
-                        viewer().is_some_and(|v| revoked.contains(&v.session_id))
-                    }
-                    Ok(_) => false,
+                    Ok(event) => viewer().is_some_and(|v| event.ends_session(v.user_id, v.session_id)),
                     Err(RecvError::Lagged(_)) => !session_alive(&app, viewer()).await,
                     Err(RecvError::Closed) => false,
                 };

@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounts;
 mod client_examples;
+mod events;
 mod hardening;
 mod migrations;
 mod outbox;

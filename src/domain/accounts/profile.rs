@@ -37,14 +37,12 @@ pub async fn change_password(
         return Err(AppError::bad_input("oldPassword", "old password is wrong"));
     }
     let hash = hash_password(new_password.to_owned()).await?;
-    let revoked = conn
-        .transaction(async |conn| {
-            LoginFailure::delete(conn, attempt).await?;
-            User::set_password(conn, user.id, &hash).await?;
-            sessions::revoke_others(conn, user.id, Some(viewer.session_id)).await
-        })
-        .await?;
-    sessions::announce_revoked(svc, revoked);
+    conn.transaction(async |conn| {
+        LoginFailure::delete(conn, attempt).await?;
+        User::set_password(conn, user.id, &hash).await?;
+        sessions::revoke_others(conn, svc, user.id, Some(viewer.session_id)).await
+    })
+    .await?;
     Ok(())
 }
 
@@ -87,11 +85,13 @@ pub async fn change_phone(
                 None,
             )
             .await?;
+            svc.events
+                .publish(conn, Event::UserUpdated { user: user.id })
+                .await?;
             Ok(user)
         })
         .await?;
     svc.outbox.wake();
-    svc.events.publish(Event::UserUpdated(user.id));
     Ok(user)
 }
 
@@ -124,11 +124,13 @@ pub async fn change_email(
                 )
                 .await?;
             }
+            svc.events
+                .publish(conn, Event::UserUpdated { user: user.id })
+                .await?;
             Ok::<_, AppError>(user)
         })
         .await?;
     svc.outbox.wake();
-    svc.events.publish(Event::UserUpdated(user.id));
     Ok(user)
 }
 

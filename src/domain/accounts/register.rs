@@ -103,14 +103,12 @@ pub async fn reset_password(
         ));
     };
     let hash = hash_password(new_password.to_owned()).await?;
-    let revoked = conn
-        .transaction(async |conn| {
-            consume(conn, "smsCode", code_id).await?;
-            User::set_password(conn, user.id, &hash).await?;
-            LoginFailure::clear(conn, &phone).await?;
-            sessions::revoke_others(conn, user.id, None).await
-        })
-        .await?;
-    sessions::announce_revoked(svc, revoked);
+    conn.transaction(async |conn| {
+        consume(conn, "smsCode", code_id).await?;
+        User::set_password(conn, user.id, &hash).await?;
+        LoginFailure::clear(conn, &phone).await?;
+        sessions::revoke_others(conn, svc, user.id, None).await
+    })
+    .await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::ids::{SessionId, UserId};
 use crate::db::sessions::{NewSession, Session};
@@ -110,25 +110,30 @@ pub async fn logout(
     svc: &Services<'_>,
     viewer: &Viewer,
 ) -> AppResult<()> {
-    Session::revoke(conn, viewer.session_id).await?;
-    svc.events
-        .publish(Event::SessionsRevoked(vec![viewer.session_id]));
-    Ok(())
+    conn.transaction(async |conn| {
+        Session::revoke(conn, viewer.session_id).await?;
+        let event = Event::SessionRevoked {
+            session: viewer.session_id,
+        };
+        svc.events.publish(conn, event).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Revokes every session of `user_id` but `keep`, inside the caller's
-/// transaction; returns the revoked ids to announce after commit.
+/// transaction; their open sockets close when it commits.
 pub async fn revoke_others(
     conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
     user_id: UserId,
     keep: Option<SessionId>,
-) -> AppResult<Vec<SessionId>> {
-    Ok(Session::revoke_all_for_user(conn, user_id, keep).await?)
-}
-
-/// Tells open sockets of these sessions to close (after the commit).
-pub fn announce_revoked(svc: &Services<'_>, revoked: Vec<SessionId>) {
-    if !revoked.is_empty() {
-        svc.events.publish(Event::SessionsRevoked(revoked));
-    }
+) -> AppResult<()> {
+    Session::revoke_all_for_user(conn, user_id, keep).await?;
+    let event = Event::SessionsOfUserRevoked {
+        user: user_id,
+        except: keep,
+    };
+    svc.events.publish(conn, event).await?;
+    Ok(())
 }

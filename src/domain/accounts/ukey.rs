@@ -117,11 +117,13 @@ pub async fn bind(
             let user = User::bind_ukey(conn, viewer.user_id, &cert.fingerprint, &pem).await?;
             SmsMessage::enqueue(conn, &user.phone, &texts::ukey_bound(), false, None).await?;
             tracing::info!(user.id = %user.id, "ukey bound");
+            svc.events
+                .publish(conn, Event::UserUpdated { user: user.id })
+                .await?;
             Ok::<_, AppError>(user)
         })
         .await?;
     svc.outbox.wake();
-    svc.events.publish(Event::UserUpdated(user.id));
     Ok(user)
 }
 

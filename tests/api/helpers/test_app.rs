@@ -28,7 +28,9 @@ pub const DEFAULT_IP: &str = "203.0.113.10";
 pub struct TestApp {
     pub app: App,
     pub router: Router,
-    _db: TestDatabase,
+    database_url: String,
+    /// The owner drops the database; a second instance on it holds None.
+    _db: Option<TestDatabase>,
     data_dir: std::path::PathBuf,
 }
 
@@ -53,13 +55,30 @@ impl TestApp {
 
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDatabase::new().await;
+        let url = db.url.clone();
+        Self::on_database(url, Some(db), adjust).await
+    }
+
+    /// Another server process on this app's database (a second node).
+    pub async fn second_instance(&self) -> Self {
+        Self::on_database(self.database_url.clone(), None, |_| {}).await
+    }
+
+    async fn on_database(
+        database_url: String,
+        db: Option<TestDatabase>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::for_tests();
         let data_dir = std::env::temp_dir().join(format!("yyq-test-{}", uuid::Uuid::new_v4()));
         config.data_dir = data_dir.clone();
         adjust(&mut config);
         let keys = yuyunqian::app::load_master_key(&config).expect("master key");
-        let pool = build_pool(&db.url, 8).expect("pool");
+        let pool = build_pool(&database_url, 8).expect("pool");
         let app = App::new(config, pool, keys).expect("app");
+        app.spawn_event_listener(&database_url)
+            .await
+            .expect("event listener");
         let mut conn = app.pool.get().await.expect("connection");
         yuyunqian::domain::certificates::ensure_platform_ca(&mut conn, &app.services())
             .await
@@ -69,6 +88,7 @@ impl TestApp {
         Self {
             app,
             router,
+            database_url,
             _db: db,
             data_dir,
         }
@@ -263,7 +283,7 @@ impl TestApp {
     }
 
     pub fn database_url(&self) -> &str {
-        &self._db.url
+        &self.database_url
     }
 
     /// Serves the router on a real socket; the server stops when the app shuts down.
