@@ -1,6 +1,7 @@
 //! Persistence: the diesel schema, one model module per table family, typed
 //! ids and enums, and the connection pool. No business rules live here.
 
+pub mod audit_logs;
 pub mod certificates;
 pub mod enums;
 pub mod identity_checks;
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod local_server;
 pub mod locks;
 pub mod outbox;
+pub mod platform_roles;
 pub mod pool;
 pub mod schema;
 pub mod sessions;

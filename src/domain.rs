@@ -3,8 +3,10 @@
 //! async-graphql here.
 
 pub mod accounts;
+pub mod audit;
 pub mod certificates;
 pub mod identity_numbers;
+pub mod platform_roles;
 pub mod real_name;
 
 use chrono::{DateTime, Utc};

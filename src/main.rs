@@ -7,10 +7,13 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use yuyunqian::config::Config;
-use yuyunqian::db::enums::KeyPurpose;
+use yuyunqian::db::enums::{KeyPurpose, PlatformRole};
 use yuyunqian::db::outbox::SmsMessage;
 use yuyunqian::db::pool::{build_pool, run_migrations};
 use yuyunqian::domain::certificates::{ensure_platform_ca, platform_certificate_pem};
+use yuyunqian::domain::{audit, platform_roles};
+use yuyunqian::error::AppError;
+use yuyunqian::server::Database;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +41,16 @@ enum Command {
         #[command(subcommand)]
         command: CaCommand,
     },
+    /// Platform roles: `user grant-role --phone 13800000000 OPERATOR`.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit log: `audit verify` recomputes every hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the latest SMS messages of the local outbox (codes in local mode).
     Outbox {
         /// Only messages to this phone.
@@ -55,6 +68,49 @@ enum CaCommand {
     Root,
     /// Print the issuing CA certificate (PEM).
     Issuing,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Grant OPERATOR or REGULATOR (only possible here, never through the API).
+    GrantRole {
+        #[arg(long)]
+        phone: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+        /// Region a REGULATOR sees (e.g. 410100 for 郑州).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Take a platform role away.
+    RevokeRole {
+        #[arg(long)]
+        phone: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+enum RoleArg {
+    Operator,
+    Regulator,
+}
+
+impl From<RoleArg> for PlatformRole {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Operator => PlatformRole::Operator,
+            RoleArg::Regulator => PlatformRole::Regulator,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chains; exit 1 naming the first broken row.
+    Verify,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +159,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExportSchema => Ok(()),
         Command::Outbox { phone, limit } => print_outbox(&cli.config, phone, limit).await,
         Command::Ca { command } => print_ca(cli.config, command).await,
+        Command::User { command } => user_command(cli.config, command).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => verify_audit(cli.config).await,
     }
 }
 
@@ -125,15 +185,60 @@ async fn print_outbox(config: &Config, phone: Option<String>, limit: i64) -> any
     Ok(())
 }
 
-async fn print_ca(config: Config, command: CaCommand) -> anyhow::Result<()> {
+/// The app as a one-off command needs it: key, database (migrated), pool.
+async fn command_app(config: Config) -> anyhow::Result<(yuyunqian::App, Database)> {
     let keys = yuyunqian::app::load_master_key(&config)?;
     let database = yuyunqian::server::database(&config).await?;
     run_migrations(&database.url).await?;
-    let pool = build_pool(&database.url, 1)?;
-    let app = yuyunqian::App::new(config, pool, keys)?;
+    let pool = build_pool(&database.url, 2)?;
+    Ok((yuyunqian::App::new(config, pool, keys)?, database))
+}
+
+fn fail(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.message())
+}
+
+async fn user_command(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let (app, _database) = command_app(config).await?;
     let mut conn = app.pool.get().await?;
     let services = app.services();
-    let fail = |e: yuyunqian::error::AppError| anyhow::anyhow!("{}", e.message());
+    match command {
+        UserCommand::GrantRole {
+            phone,
+            role,
+            region,
+        } => platform_roles::grant(&mut conn, &services, &phone, role.into(), region.as_deref())
+            .await
+            .map_err(fail),
+        UserCommand::RevokeRole { phone, role } => {
+            platform_roles::revoke(&mut conn, &services, &phone, role.into())
+                .await
+                .map_err(fail)
+        }
+    }
+}
+
+async fn verify_audit(config: Config) -> anyhow::Result<()> {
+    let (app, _database) = command_app(config).await?;
+    let mut conn = app.pool.get().await?;
+    let report = audit::verify(&mut conn).await.map_err(fail)?;
+    match report.first_broken {
+        None => {
+            writeln!(
+                std::io::stdout().lock(),
+                "ok: {} rows verified",
+                report.rows_checked
+            )?;
+            Ok(())
+        }
+        Some(id) => anyhow::bail!("audit chain broken at row {id}"),
+    }
+}
+
+async fn print_ca(config: Config, command: CaCommand) -> anyhow::Result<()> {
+    let (app, _database) = command_app(config).await?;
+    let mut conn = app.pool.get().await?;
+    let services = app.services();
     ensure_platform_ca(&mut conn, &services)
         .await
         .map_err(fail)?;

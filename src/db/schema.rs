@@ -3,6 +3,22 @@
 // that disagrees with the database fails the integration tests that use it.
 
 diesel::table! {
+    audit_logs (id) {
+        id -> Int8,
+        chain -> Nullable<Uuid>,
+        at -> Timestamptz,
+        actor_user_id -> Nullable<Uuid>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        details -> Jsonb,
+        client_ip -> Nullable<Text>,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
     captchas (id) {
         id -> Uuid,
         answer_hash -> Bytea,
@@ -178,12 +194,14 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(audit_logs -> users (actor_user_id));
 diesel::joinable!(certificates -> users (user_id));
 diesel::joinable!(identity_checks -> users (user_id));
 diesel::joinable!(platform_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_logs,
     captchas,
     certificate_challenges,
     certificates,

@@ -12,7 +12,7 @@ use crate::db::certificates::{Certificate, NewCertificate, PlatformKey};
 use crate::db::enums::{CertificateKind, KeyAlgorithm, KeyPurpose};
 use crate::db::ids::{CertificateId, UserId};
 use crate::db::locks::lock_key;
-use crate::domain::Services;
+use crate::domain::{Services, audit};
 use crate::error::{AppError, AppResult};
 use crate::pki::ca::{self, CaError, CaMaterial, RevokedEntry, SubjectInfo};
 
@@ -254,17 +254,33 @@ pub async fn issue_person_certificate(
     issue(conn, svc, Some(user_id), &subject, KeySource::Cloud).await
 }
 
+/// Revokes a certificate (it appears in the next CRL) and audits who did it.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
+    actor: Option<UserId>,
     id: CertificateId,
     reason: &str,
 ) -> AppResult<Certificate> {
-    Certificate::revoke(conn, id, reason, svc.clock.now())
-        .await?
-        .ok_or(AppError::Conflict(
-            "certificate is unknown or already revoked".into(),
-        ))
+    conn.transaction(async |conn| {
+        let revoked = Certificate::revoke(conn, id, reason, svc.clock.now())
+            .await?
+            .ok_or(AppError::Conflict(
+                "certificate is unknown or already revoked".into(),
+            ))?;
+        let entry = audit::Entry {
+            enterprise: None,
+            actor,
+            action: "certificate.revoke",
+            target_type: "certificate",
+            target_id: Some(revoked.id.to_string()),
+            details: serde_json::json!({ "serial": revoked.serial_hex, "reason": reason }),
+            client_ip: None,
+        };
+        audit::record(conn, svc, entry).await?;
+        Ok(revoked)
+    })
+    .await
 }
 
 pub async fn of_user(conn: &mut AsyncPgConnection, user_id: UserId) -> AppResult<Vec<Certificate>> {

@@ -13,7 +13,7 @@ use crate::domain::accounts::sms_codes::{check_code, consume, issue_code_in};
 use crate::domain::identity_numbers::{
     bank_card_valid, mask_bank_card, mask_id_number, resident_id_valid,
 };
-use crate::domain::{RequestMeta, Services, Viewer};
+use crate::domain::{RequestMeta, Services, Viewer, audit};
 use crate::error::{AppError, AppResult};
 use crate::events::Event;
 use crate::identity::{PersonFacts, Verdict};
@@ -308,7 +308,7 @@ async fn finish(
             },
         )
         .await?;
-        crate::domain::certificates::issue_person_certificate(
+        let certificate = crate::domain::certificates::issue_person_certificate(
             conn,
             svc,
             check.user_id,
@@ -316,6 +316,21 @@ async fn finish(
             &check.id_number_hash,
         )
         .await?;
+        let entry = audit::Entry {
+            enterprise: None,
+            actor: Some(check.user_id),
+            action: "identity.verify",
+            target_type: "user",
+            target_id: Some(check.user_id.to_string()),
+            details: serde_json::json!({
+                "method": check.method.as_str(),
+                "provider": check.provider,
+                "check": check.id.to_string(),
+                "certificateSerial": certificate.serial_hex,
+            }),
+            client_ip: Some(&check.client_ip),
+        };
+        audit::record(conn, svc, entry).await?;
         svc.events.publish(conn, event).await?;
         tracing::info!(user.id = %check.user_id, "real-name verification passed");
         return Ok(done);

@@ -478,7 +478,14 @@ impl AccountsMutation {
             certificate_pem: &certificate_pem,
             signature: &signature,
         };
-        let user = ukey::bind(&mut conn, &ctx.app().services(), &viewer, proof).await?;
+        let user = ukey::bind(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            proof,
+        )
+        .await?;
         Ok(User::of_viewer(user))
     }
 }

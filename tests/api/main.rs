@@ -8,6 +8,7 @@
 mod helpers;
 
 mod accounts;
+mod audit;
 mod client_examples;
 mod events;
 mod hardening;

@@ -146,6 +146,7 @@ async fn revoked_certificates_appear_in_the_crl() {
     yuyunqian::domain::certificates::revoke(
         &mut conn,
         &t.app.services(),
+        None,
         yuyunqian::db::ids::CertificateId(id),
         "keyCompromise",
     )

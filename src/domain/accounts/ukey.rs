@@ -12,7 +12,7 @@ use crate::db::throttles::CertificateChallenge;
 use crate::db::users::User;
 use crate::domain::accounts::sessions::{self, IssuedSession};
 use crate::domain::identity_numbers::uscc_valid;
-use crate::domain::{RequestMeta, Services, Viewer};
+use crate::domain::{RequestMeta, Services, Viewer, audit};
 use crate::error::{AppError, AppResult};
 use crate::events::Event;
 use crate::notify::texts;
@@ -106,6 +106,7 @@ async fn verify_proof(
 pub async fn bind(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
+    meta: &RequestMeta,
     viewer: &Viewer,
     proof: Proof<'_>,
 ) -> AppResult<User> {
@@ -117,6 +118,16 @@ pub async fn bind(
             let user = User::bind_ukey(conn, viewer.user_id, &cert.fingerprint, &pem).await?;
             SmsMessage::enqueue(conn, &user.phone, &texts::ukey_bound(), false, None).await?;
             tracing::info!(user.id = %user.id, "ukey bound");
+            let entry = audit::Entry {
+                enterprise: None,
+                actor: Some(user.id),
+                action: "ukey.bind",
+                target_type: "user",
+                target_id: Some(user.id.to_string()),
+                details: serde_json::json!({ "fingerprint": cert.fingerprint }),
+                client_ip: Some(&meta.client_ip),
+            };
+            audit::record(conn, svc, entry).await?;
             svc.events
                 .publish(conn, Event::UserUpdated { user: user.id })
                 .await?;

@@ -1,0 +1,119 @@
+//! The audit log: written with the changes it records, append-only, and a
+//! hash chain that `yuyunqian audit verify` checks.
+
+use diesel::prelude::*;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+
+use crate::helpers::TestApp;
+use yuyunqian::db::schema::{audit_logs, platform_roles};
+
+const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+async fn cli(t: &TestApp, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
+        .args(args)
+        .env("YYQ_DATABASE_URL", t.database_url())
+        .env("YYQ_MASTER_KEY", MASTER_KEY)
+        .env("YYQ_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
+        .env("YYQ_LOG", "error")
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_are_audited_in_a_chain_that_verifies() {
+    let t = TestApp::spawn().await;
+    t.verified_person("13800000701", "410105199003074510").await;
+    let granted = cli(
+        &t,
+        &["user", "grant-role", "--phone", "13800000701", "OPERATOR"],
+    )
+    .await;
+    assert!(
+        granted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&granted.stderr)
+    );
+    let mut conn = t.conn().await;
+    let roles: Vec<String> = platform_roles::table
+        .select(platform_roles::role)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(roles, ["OPERATOR"]);
+    let actions: Vec<String> = audit_logs::table
+        .order(audit_logs::id)
+        .select(audit_logs::action)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["identity.verify", "platform_role.grant"]);
+
+    let verified = cli(&t, &["audit", "verify"]).await;
+    assert!(verified.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&verified.stdout).trim(),
+        "ok: 2 rows verified"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_refuses_updates_and_deletes() {
+    let t = TestApp::spawn().await;
+    t.verified_person("13800000702", "410105199003074510").await;
+    let mut conn = t.conn().await;
+    let update = diesel::update(audit_logs::table)
+        .set(audit_logs::action.eq("nothing.happened"))
+        .execute(&mut conn)
+        .await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = diesel::delete(audit_logs::table).execute(&mut conn).await;
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    let truncate = conn.batch_execute("TRUNCATE audit_logs").await;
+    assert!(truncate.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_edited_behind_the_triggers_back_breaks_the_chain() {
+    let t = TestApp::spawn().await;
+    t.verified_person("13800000703", "410105199003074510").await;
+    t.verified_person("13800000704", "11010519491231002X").await;
+    let mut conn = t.conn().await;
+    let ids: Vec<i64> = audit_logs::table
+        .order(audit_logs::id)
+        .select(audit_logs::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    conn.batch_execute(&format!(
+        "ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_or_delete; \
+         UPDATE audit_logs SET details = '{{\"forged\": true}}' WHERE id = {}; \
+         ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_or_delete;",
+        ids[0]
+    ))
+    .await
+    .unwrap();
+    let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
+    assert_eq!(report.first_broken, Some(ids[0]));
+    let verified = cli(&t, &["audit", "verify"]).await;
+    assert_eq!(verified.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        stderr.contains(&format!("broken at row {}", ids[0])),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_are_granted_only_to_existing_accounts() {
+    let t = TestApp::spawn().await;
+    let refused = cli(
+        &t,
+        &["user", "grant-role", "--phone", "13800000799", "REGULATOR"],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not found"));
+}
