@@ -24,6 +24,7 @@ use crate::jobs::outbox::Senders;
 use crate::notify::email::{FileEmail, SmtpEmail, SmtpSettings};
 use crate::notify::sms::{HttpSms, LocalSms};
 use crate::pki::secrets::MasterKey;
+use crate::storage::BlobStore;
 
 /// Cheap to clone: every clone shares one `AppState`.
 #[derive(Clone)]
@@ -35,6 +36,7 @@ pub struct AppState {
     pub keys: MasterKey,
     pub clock: Clock,
     pub events: EventBus,
+    pub storage: BlobStore,
     pub identity: Arc<dyn IdentityProvider>,
     pub outbox: OutboxWaker,
     /// Cancelled when the server begins to shut down.
@@ -54,6 +56,7 @@ impl Deref for App {
 impl App {
     pub fn new(config: Config, pool: DbPool, keys: MasterKey) -> anyhow::Result<Self> {
         let identity = build_identity_provider(&config)?;
+        let storage = BlobStore::new(config.data_dir.join("blobs"));
         let events = EventBus::new(match config.event_transport {
             EventTransport::Postgres => Transport::Postgres,
             EventTransport::InProcess => Transport::InProcess,
@@ -63,6 +66,7 @@ impl App {
             pool,
             keys,
             clock: Clock::default(),
+            storage,
             events,
             identity,
             outbox: OutboxWaker::default(),
@@ -78,6 +82,7 @@ impl App {
             keys: &self.keys,
             clock: &self.clock,
             events: &self.events,
+            storage: &self.storage,
             identity: self.identity.as_ref(),
             outbox: &self.outbox,
         }

@@ -20,6 +20,15 @@ pub enum Profile {
     Production,
 }
 
+/// Which certificate enterprises get on certification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnterpriseCertKind {
+    /// The platform generates and keeps the key.
+    Cloud,
+    /// The enterprise sends a PKCS#10 request; the key stays in its USB key.
+    Ukey,
+}
+
 /// How events reach subscriptions (see `events.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EventTransport {
@@ -119,6 +128,16 @@ pub struct Config {
         global = true
     )]
     pub cert_algorithm: CertAlgorithm,
+
+    /// cloud | ukey: the certificate kind of enterprise certification.
+    #[arg(
+        long,
+        env = "YYQ_ENTERPRISE_CERT_KIND",
+        value_enum,
+        default_value = "cloud",
+        global = true
+    )]
+    pub enterprise_cert_kind: EnterpriseCertKind,
 
     /// postgres | in-process: how events reach subscriptions.
     #[arg(
@@ -392,6 +411,7 @@ impl Config {
             master_key_file: None,
             cert_algorithm: CertAlgorithm::EcdsaP256,
             event_transport: EventTransport::Postgres,
+            enterprise_cert_kind: EnterpriseCertKind::Cloud,
             introspection: Some(true),
             allowed_origins: vec!["http://localhost:3000".into()],
             trusted_proxies: Vec::new(),

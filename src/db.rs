@@ -2,8 +2,11 @@
 //! ids and enums, and the connection pool. No business rules live here.
 
 pub mod audit_logs;
+pub mod certificate_orders;
 pub mod certificates;
+pub mod enterprises;
 pub mod enums;
+pub mod files;
 pub mod identity_checks;
 pub mod ids;
 pub mod local_server;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod certificates;
+pub mod certification;
 pub mod identity_numbers;
 pub mod platform_roles;
 pub mod real_name;
@@ -18,6 +19,7 @@ use crate::events::EventBus;
 use crate::identity::IdentityProvider;
 use crate::jobs::OutboxWaker;
 use crate::pki::secrets::MasterKey;
+use crate::storage::BlobStore;
 
 /// The services domain functions use beside the connection.
 pub struct Services<'a> {
@@ -25,6 +27,7 @@ pub struct Services<'a> {
     pub keys: &'a MasterKey,
     pub clock: &'a Clock,
     pub events: &'a EventBus,
+    pub storage: &'a BlobStore,
     pub identity: &'a dyn IdentityProvider,
     pub outbox: &'a OutboxWaker,
 }

@@ -166,6 +166,10 @@ fn conflict_message(constraint: Option<&str>) -> String {
         Some("users_phone_key") => "phone number is already registered",
         Some("users_ukey_fingerprint_key") => "this certificate is bound to another account",
         Some("users_id_number_hash_key") => "this identity is already verified by another account",
+        Some("enterprises_uscc_certified_key") => {
+            "an enterprise with this unified social credit code is already certified"
+        }
+        Some("memberships_pkey") => "the user is already a member of this enterprise",
         _ => "the record already exists",
     }
     .to_owned()

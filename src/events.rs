@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::ids::{SessionId, UserId};
+use crate::db::ids::{OrderId, SessionId, UserId};
 
 /// The NOTIFY channel of the platform's events.
 pub const CHANNEL: &str = "yuyunqian_events";
@@ -33,6 +33,8 @@ pub enum Event {
     },
     /// The user's own account changed (phone, email, real-name status, UKey).
     UserUpdated { user: UserId },
+    /// A certification order changed status.
+    CertificateOrderUpdated { order: OrderId, applicant: UserId },
 }
 
 impl Event {
@@ -44,7 +46,7 @@ impl Event {
                 user: owner,
                 except,
             } => *owner == user && *except != Some(session),
-            Self::UserUpdated { .. } => false,
+            Self::UserUpdated { .. } | Self::CertificateOrderUpdated { .. } => false,
         }
     }
 }

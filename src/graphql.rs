@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod certificates;
+pub mod certification;
 pub mod context;
 pub mod limits;
 pub mod real_name;
@@ -12,13 +13,20 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 use crate::app::App;
 
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery);
+pub struct Query(accounts::AccountsQuery, certification::CertificationQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountsMutation, real_name::RealNameMutation);
+pub struct Mutation(
+    accounts::AccountsMutation,
+    real_name::RealNameMutation,
+    certification::CertificationMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(accounts::AccountsSubscription);
+pub struct Subscription(
+    accounts::AccountsSubscription,
+    certification::CertificationSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod notify;
 pub mod pki;
 pub mod server;
+pub mod storage;
 
 pub use app::App;
 pub use config::Config;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::enums::{CertificateKind, KeyAlgorithm, KeyPurpose};
-use crate::db::ids::{CertificateId, UserId};
+use crate::db::ids::{CertificateId, EnterpriseId, UserId};
 use crate::db::schema::{certificates, platform_keys};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -69,6 +69,7 @@ pub struct Certificate {
     pub revoked_at: Option<DateTime<Utc>>,
     pub revocation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub enterprise_id: Option<EnterpriseId>,
 }
 
 #[derive(Insertable)]
@@ -79,6 +80,7 @@ pub struct NewCertificate<'a> {
     pub kind: CertificateKind,
     pub algorithm: KeyAlgorithm,
     pub user_id: Option<UserId>,
+    pub enterprise_id: Option<EnterpriseId>,
     pub subject: &'a str,
     pub issuer: &'a str,
     pub certificate_der: &'a [u8],
@@ -96,6 +98,14 @@ impl Certificate {
             .values(new)
             .returning(Certificate::as_returning())
             .get_result(conn)
+            .await
+    }
+
+    pub async fn find(conn: &mut AsyncPgConnection, id: CertificateId) -> QueryResult<Certificate> {
+        certificates::table
+            .find(id)
+            .select(Certificate::as_select())
+            .first(conn)
             .await
     }
 

@@ -64,6 +64,8 @@ text_enum!(SmsPurpose {
     ResetPassword => "RESET_PASSWORD",
     ChangePhone => "CHANGE_PHONE",
     RealName => "REAL_NAME",
+    OrderAuthorization => "ORDER_AUTHORIZATION",
+    OrderConfirmation => "ORDER_CONFIRMATION",
 });
 
 text_enum!(IdType {
@@ -118,4 +120,39 @@ text_enum!(CertificateKind {
 text_enum!(KeyAlgorithm {
     EcdsaP256 => "ECDSA_P256",
     Sm2 => "SM2",
+});
+
+text_enum!(EnterpriseStatus {
+    Certifying => "CERTIFYING",
+    Certified => "CERTIFIED",
+    RecertificationRequired => "RECERTIFICATION_REQUIRED",
+});
+
+text_enum!(MemberRole {
+    Admin => "ADMIN",
+    Member => "MEMBER",
+});
+
+text_enum!(CertificationMethod {
+    CorporatePayment => "CORPORATE_PAYMENT",
+    LegalRepPhone => "LEGAL_REP_PHONE",
+    LegalRepBankCard => "LEGAL_REP_BANK_CARD",
+});
+
+text_enum!(OrderKind {
+    New => "NEW",
+    Renewal => "RENEWAL",
+    Recertification => "RECERTIFICATION",
+    AdminChange => "ADMIN_CHANGE",
+});
+
+text_enum!(OrderStatus {
+    Draft => "DRAFT",
+    AwaitingAuthorization => "AWAITING_AUTHORIZATION",
+    AwaitingMaterials => "AWAITING_MATERIALS",
+    AwaitingConfirmation => "AWAITING_CONFIRMATION",
+    Reviewing => "REVIEWING",
+    Rejected => "REJECTED",
+    Approved => "APPROVED",
+    Revoked => "REVOKED",
 });

@@ -67,4 +67,8 @@ id_newtype!(
     IdentityCheckId,
     OutboxId,
     CertificateId,
+    EnterpriseId,
+    OrderId,
+    FileId,
+    BusinessTypeId,
 );

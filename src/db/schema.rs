@@ -19,6 +19,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    business_types (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     captchas (id) {
         id -> Uuid,
         answer_hash -> Bytea,
@@ -33,6 +42,38 @@ diesel::table! {
         nonce -> Bytea,
         expires_at -> Timestamptz,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    certificate_orders (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        applicant_id -> Uuid,
+        kind -> Text,
+        method -> Text,
+        status -> Text,
+        certificate_kind -> Text,
+        csr_pem -> Nullable<Text>,
+        seal_kinds -> Array<Text>,
+        handler_name -> Text,
+        handler_id_enc -> Bytea,
+        handler_id_masked -> Text,
+        handler_phone -> Text,
+        handler_email -> Text,
+        legal_rep_bank_card_masked -> Nullable<Text>,
+        payment_mac -> Nullable<Bytea>,
+        authorization_attempts -> Int4,
+        authorization_letter_id -> Nullable<Uuid>,
+        business_license_id -> Nullable<Uuid>,
+        handler_id_front_id -> Nullable<Uuid>,
+        handler_id_back_id -> Nullable<Uuid>,
+        reject_reason -> Nullable<Text>,
+        certificate_id -> Nullable<Uuid>,
+        decided_by -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -52,6 +93,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         revocation_reason -> Nullable<Text>,
         created_at -> Timestamptz,
+        enterprise_id -> Nullable<Uuid>,
     }
 }
 
@@ -67,6 +109,35 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    enterprises (id) {
+        id -> Uuid,
+        name -> Text,
+        uscc -> Text,
+        address -> Nullable<Text>,
+        legal_rep_name -> Text,
+        legal_rep_id_enc -> Bytea,
+        legal_rep_id_masked -> Text,
+        legal_rep_phone -> Text,
+        status -> Text,
+        certificate_kind -> Text,
+        created_at -> Timestamptz,
+        certified_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Uuid,
+        sha256 -> Text,
+        name -> Text,
+        content_type -> Text,
+        size -> Int8,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -108,6 +179,15 @@ diesel::table! {
         role -> Text,
         region -> Nullable<Text>,
         granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (enterprise_id, user_id) {
+        enterprise_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        joined_at -> Timestamptz,
     }
 }
 
@@ -195,6 +275,12 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_logs -> users (actor_user_id));
+diesel::joinable!(business_types -> enterprises (enterprise_id));
+diesel::joinable!(certificate_orders -> enterprises (enterprise_id));
+diesel::joinable!(certificates -> enterprises (enterprise_id));
+diesel::joinable!(files -> users (created_by));
+diesel::joinable!(memberships -> enterprises (enterprise_id));
+diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(certificates -> users (user_id));
 diesel::joinable!(identity_checks -> users (user_id));
 diesel::joinable!(platform_roles -> users (user_id));
@@ -202,12 +288,17 @@ diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
+    business_types,
     captchas,
     certificate_challenges,
+    certificate_orders,
     certificates,
     email_outbox,
+    enterprises,
+    files,
     identity_checks,
     login_failures,
+    memberships,
     platform_keys,
     platform_roles,
     sessions,

@@ -10,7 +10,7 @@ use openssl::x509::X509;
 use crate::config::CertAlgorithm;
 use crate::db::certificates::{Certificate, NewCertificate, PlatformKey};
 use crate::db::enums::{CertificateKind, KeyAlgorithm, KeyPurpose};
-use crate::db::ids::{CertificateId, UserId};
+use crate::db::ids::{CertificateId, EnterpriseId, UserId};
 use crate::db::locks::lock_key;
 use crate::domain::{Services, audit};
 use crate::error::{AppError, AppResult};
@@ -166,11 +166,18 @@ pub enum KeySource<'a> {
     Request { csr_pem: &'a str },
 }
 
+/// Whose certificate it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    Person(UserId),
+    Enterprise(EnterpriseId),
+}
+
 /// Issues a certificate inside the caller's transaction.
 pub async fn issue(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
-    user_id: Option<UserId>,
+    owner: Owner,
     subject: &SubjectInfo<'_>,
     source: KeySource<'_>,
 ) -> AppResult<Certificate> {
@@ -221,7 +228,14 @@ pub async fn issue(
             serial_hex: &serial,
             kind,
             algorithm: stored,
-            user_id,
+            user_id: match owner {
+                Owner::Person(user) => Some(user),
+                Owner::Enterprise(_) => None,
+            },
+            enterprise_id: match owner {
+                Owner::Enterprise(enterprise) => Some(enterprise),
+                Owner::Person(_) => None,
+            },
             subject: &text(cert.subject_name()),
             issuer: &text(cert.issuer_name()),
             certificate_der: &der,
@@ -251,7 +265,14 @@ pub async fn issue_person_certificate(
         organization: "个人用户",
         serial_number: &pseudonym,
     };
-    issue(conn, svc, Some(user_id), &subject, KeySource::Cloud).await
+    issue(
+        conn,
+        svc,
+        Owner::Person(user_id),
+        &subject,
+        KeySource::Cloud,
+    )
+    .await
 }
 
 /// Revokes a certificate (it appears in the next CRL) and audits who did it.

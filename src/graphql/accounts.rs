@@ -172,6 +172,21 @@ impl User {
         self.user.created_at
     }
 
+    /// Enterprises the viewer applied to certify (我认证的企业); empty for others.
+    async fn certification_orders(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::certification::CertificateOrder>> {
+        if !self.is_viewer {
+            return Ok(Vec::new());
+        }
+        let viewer = ctx.viewer()?;
+        let mut conn = ctx.conn().await?;
+        let list = crate::domain::certification::orders_of(&mut conn, &viewer).await?;
+        drop(conn);
+        crate::graphql::certification::CertificateOrder::load_all(ctx, list).await
+    }
+
     /// The person's own certificates (a cloud certificate is issued when
     /// real-name verification passes); empty for others.
     async fn certificates(&self, ctx: &Context<'_>) -> Result<Vec<Certificate>> {

@@ -10,6 +10,8 @@ pub fn verification_code(purpose: &str, code: &str) -> String {
         "RESET_PASSWORD" => "重置密码",
         "CHANGE_PHONE" => "更换手机号",
         "REAL_NAME" => "实名认证",
+        "ORDER_AUTHORIZATION" => "授权企业认证",
+        "ORDER_CONFIRMATION" => "确认企业认证申请",
         _ => "身份验证",
     };
     format!("{SIGNATURE}您正在{action}，验证码：{code}，5分钟内有效。请勿将验证码告知他人。")
@@ -37,6 +39,33 @@ pub fn ukey_bound() -> String {
     format!(
         "{SIGNATURE}您的账号已绑定新的数字证书（Ukey），可用于证书登录。如非本人操作请立即修改密码并联系客服。"
     )
+}
+
+/// What the local payment adapter's "bank" says of its verification transfer.
+pub fn payment_received(enterprise: &str, fen: u32) -> String {
+    format!(
+        "【银行通知】{enterprise}对公账户收到豫云签认证打款0.{fen:02}元。请在豫云签填写收到的金额以完成企业认证授权。"
+    )
+}
+
+pub fn order_rejected_sms(enterprise: &str) -> String {
+    format!(
+        "{SIGNATURE}{enterprise}的企业认证申请未通过审核，原因已发送至经办人邮箱。修改材料后可重新提交。"
+    )
+}
+
+pub fn order_rejected_subject() -> &'static str {
+    "豫云签：企业认证申请未通过审核"
+}
+
+pub fn order_rejected_body(enterprise: &str, reason: &str) -> String {
+    format!(
+        "您好：\n\n{enterprise}的企业认证申请未通过审核。\n原因：{reason}\n\n请登录豫云签上传更正后的材料，申请将重新进入审核。\n\n豫云签电子劳动合同服务平台"
+    )
+}
+
+pub fn order_approved_sms(enterprise: &str) -> String {
+    format!("{SIGNATURE}{enterprise}已通过企业认证，数字证书已签发。您已成为该企业的超级管理员。")
 }
 
 /// `138****0000`, for logs and texts that must not carry the full number.

@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounts;
 mod audit;
+mod certification;
 mod client_examples;
 mod events;
 mod hardening;

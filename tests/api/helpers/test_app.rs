@@ -163,6 +163,73 @@ impl TestApp {
             .await
     }
 
+    /// POSTs a GraphQL multipart request: `files` are (variable name, file name, bytes).
+    pub async fn gql_upload(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+        files: &[(&str, &str, &[u8])],
+    ) -> Value {
+        let boundary = "yyqtestboundary7MA4YWxkTrZu0gW";
+        let operations = json!({ "query": query, "variables": variables }).to_string();
+        let map: serde_json::Map<String, Value> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (var, _, _))| (i.to_string(), json!([format!("variables.{var}")])))
+            .collect();
+        let mut body = Vec::new();
+        let mut part = |headers: String, content: &[u8]| {
+            body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        part(
+            "Content-Disposition: form-data; name=\"operations\"".into(),
+            operations.as_bytes(),
+        );
+        part(
+            "Content-Disposition: form-data; name=\"map\"".into(),
+            Value::Object(map).to_string().as_bytes(),
+        );
+        for (i, (_, name, bytes)) in files.iter().enumerate() {
+            part(
+                format!(
+                    "Content-Disposition: form-data; name=\"{i}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream"
+                ),
+                bytes,
+            );
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let request = Request::post("/graphql")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("apollo-require-preflight", "true")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body))
+            .expect("request");
+        let (_, _, bytes) = self.request(request).await;
+        serde_json::from_slice(&bytes).expect("json response")
+    }
+
+    /// Registers `phone` and makes it an OPERATOR.
+    pub async fn operator(&self, phone: &str) -> Person {
+        let person = self.register(phone).await;
+        let mut conn = self.conn().await;
+        yuyunqian::domain::platform_roles::grant(
+            &mut conn,
+            &self.app.services(),
+            phone,
+            yuyunqian::db::enums::PlatformRole::Operator,
+            None,
+        )
+        .await
+        .expect("grant operator");
+        person
+    }
+
     /// The newest SMS queued for `phone`.
     pub async fn last_sms(&self, phone: &str) -> Option<String> {
         let mut conn = self.conn().await;

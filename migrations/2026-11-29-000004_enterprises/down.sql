@@ -1,0 +1,7 @@
+DROP TABLE certificate_orders;
+DROP INDEX certificates_enterprise_id_idx;
+ALTER TABLE certificates DROP COLUMN enterprise_id;
+DROP TABLE business_types;
+DROP TABLE memberships;
+DROP TABLE enterprises;
+DROP TABLE files;

@@ -1,0 +1,44 @@
+//! The `files` table: metadata of blobs in the content-addressed store.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::ids::{FileId, UserId};
+use crate::db::schema::files;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
+pub struct StoredFile {
+    pub id: FileId,
+    pub sha256: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl StoredFile {
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        sha256: &str,
+        name: &str,
+        content_type: &str,
+        size: i64,
+        created_by: Option<UserId>,
+    ) -> QueryResult<StoredFile> {
+        diesel::insert_into(files::table)
+            .values((
+                files::id.eq(FileId::new()),
+                files::sha256.eq(sha256),
+                files::name.eq(name),
+                files::content_type.eq(content_type),
+                files::size.eq(size),
+                files::created_by.eq(created_by),
+            ))
+            .returning(StoredFile::as_returning())
+            .get_result(conn)
+            .await
+    }
+}

@@ -1,0 +1,111 @@
+//! Enterprise certification (认证企业): the certification-order state machine
+//! from DRAFT to APPROVED, one order per attempt.
+//!
+//! DRAFT -> (confirm) AWAITING_AUTHORIZATION -> (authorization code)
+//! AWAITING_MATERIALS -> (materials) AWAITING_CONFIRMATION -> (handler code)
+//! REVIEWING -> (operator) APPROVED | REJECTED -> (corrected materials)
+//! REVIEWING. Any state but APPROVED and REVOKED may be revoked.
+
+pub mod authorize;
+pub mod materials;
+pub mod review;
+pub mod start;
+
+use diesel_async::AsyncPgConnection;
+
+use crate::db::certificate_orders::{CertificateOrder, OrderChanges};
+use crate::db::enums::{OrderStatus, PlatformRole};
+use crate::db::ids::OrderId;
+use crate::db::platform_roles::PlatformRoles;
+use crate::domain::{Services, Viewer, audit};
+use crate::error::{AppError, AppResult};
+use crate::events::Event;
+
+/// The viewer's own order, locked for a transition; NOT_FOUND for others'.
+async fn lock_own(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: OrderId,
+) -> AppResult<CertificateOrder> {
+    CertificateOrder::lock(conn, id)
+        .await?
+        .filter(|order| order.applicant_id == viewer.user_id)
+        .ok_or(AppError::NotFound("certificate order"))
+}
+
+/// The viewer's own order; NOT_FOUND for others'.
+pub async fn own_order(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: OrderId,
+) -> AppResult<CertificateOrder> {
+    CertificateOrder::find(conn, id)
+        .await?
+        .filter(|order| order.applicant_id == viewer.user_id)
+        .ok_or(AppError::NotFound("certificate order"))
+}
+
+fn require_status(order: &CertificateOrder, allowed: &[OrderStatus]) -> AppResult<()> {
+    if allowed.contains(&order.status) {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(format!(
+            "the order is {}; this step is not possible now",
+            order.status.as_str()
+        )))
+    }
+}
+
+/// Moves the order, audits the transition and announces it, all in the
+/// caller's transaction.
+async fn transition(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    actor: &Viewer,
+    client_ip: Option<&str>,
+    order: &CertificateOrder,
+    to: OrderStatus,
+    changes: &OrderChanges<'_>,
+) -> AppResult<CertificateOrder> {
+    let moved = CertificateOrder::transition(conn, order.id, to, changes, svc.clock.now()).await?;
+    let entry = audit::Entry {
+        enterprise: Some(order.enterprise_id.0),
+        actor: Some(actor.user_id),
+        action: "certificate_order.transition",
+        target_type: "certificate_order",
+        target_id: Some(order.id.to_string()),
+        details: serde_json::json!({ "from": order.status.as_str(), "to": to.as_str() }),
+        client_ip,
+    };
+    audit::record(conn, svc, entry).await?;
+    let event = Event::CertificateOrderUpdated {
+        order: order.id,
+        applicant: order.applicant_id,
+    };
+    svc.events.publish(conn, event).await?;
+    Ok(moved)
+}
+
+pub async fn require_platform_role(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    role: PlatformRole,
+) -> AppResult<()> {
+    if PlatformRoles::of_user(conn, viewer.user_id)
+        .await?
+        .contains(&role)
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "this needs a platform role the viewer does not hold",
+        ))
+    }
+}
+
+pub async fn orders_of(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+) -> AppResult<Vec<CertificateOrder>> {
+    Ok(CertificateOrder::of_applicant(conn, viewer.user_id).await?)
+}
