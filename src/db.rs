@@ -9,6 +9,7 @@ pub mod enums;
 pub mod files;
 pub mod identity_checks;
 pub mod ids;
+pub mod join_applications;
 pub mod local_server;
 pub mod locks;
 pub mod outbox;

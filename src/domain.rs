@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certificates;
 pub mod certification;
 pub mod identity_numbers;
+pub mod membership;
 pub mod platform_roles;
 pub mod real_name;
 

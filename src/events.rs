@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::db::enums::OrderStatus;
 use crate::db::ids::{OrderId, SessionId, UserId};
 
 /// The NOTIFY channel of the platform's events.
@@ -33,8 +34,13 @@ pub enum Event {
     },
     /// The user's own account changed (phone, email, real-name status, UKey).
     UserUpdated { user: UserId },
-    /// A certification order changed status.
-    CertificateOrderUpdated { order: OrderId, applicant: UserId },
+    /// A certification order moved to `status` (carried, so that each step
+    /// reaches subscribers even when the next one follows at once).
+    CertificateOrderUpdated {
+        order: OrderId,
+        applicant: UserId,
+        status: OrderStatus,
+    },
 }
 
 impl Event {

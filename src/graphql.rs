@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod certificates;
 pub mod certification;
 pub mod context;
+pub mod enterprises;
 pub mod limits;
 pub mod real_name;
 
@@ -13,13 +14,18 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, 
 use crate::app::App;
 
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery, certification::CertificationQuery);
+pub struct Query(
+    accounts::AccountsQuery,
+    certification::CertificationQuery,
+    enterprises::EnterprisesQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     accounts::AccountsMutation,
     real_name::RealNameMutation,
     certification::CertificationMutation,
+    enterprises::EnterprisesMutation,
 );
 
 #[derive(MergedSubscription, Default)]

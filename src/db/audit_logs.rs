@@ -64,6 +64,42 @@ impl AuditLog {
             .map(drop)
     }
 
+    /// One enterprise's rows after `after_id`, oldest first, optionally of one action.
+    pub async fn page_of_chain(
+        conn: &mut AsyncPgConnection,
+        chain: Uuid,
+        action: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<AuditLog>> {
+        let mut query = audit_logs::table
+            .filter(audit_logs::chain.eq(chain))
+            .filter(audit_logs::id.gt(after_id))
+            .order(audit_logs::id.asc())
+            .limit(limit)
+            .select(AuditLog::as_select())
+            .into_boxed();
+        if let Some(action) = action {
+            query = query.filter(audit_logs::action.eq(action.to_owned()));
+        }
+        query.load(conn).await
+    }
+
+    pub async fn count_of_chain(
+        conn: &mut AsyncPgConnection,
+        chain: Uuid,
+        action: Option<&str>,
+    ) -> QueryResult<i64> {
+        let mut query = audit_logs::table
+            .filter(audit_logs::chain.eq(chain))
+            .count()
+            .into_boxed();
+        if let Some(action) = action {
+            query = query.filter(audit_logs::action.eq(action.to_owned()));
+        }
+        query.get_result(conn).await
+    }
+
     /// Up to `limit` rows after `after_id`, in chain order (all chains).
     pub async fn page(
         conn: &mut AsyncPgConnection,

@@ -143,6 +143,18 @@ impl CertificateOrder {
             .await
     }
 
+    pub async fn of_enterprise(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+    ) -> QueryResult<Vec<CertificateOrder>> {
+        certificate_orders::table
+            .filter(certificate_orders::enterprise_id.eq(id))
+            .order(certificate_orders::created_at.desc())
+            .select(CertificateOrder::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn of_applicant(
         conn: &mut AsyncPgConnection,
         user_id: UserId,

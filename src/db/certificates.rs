@@ -109,6 +109,18 @@ impl Certificate {
             .await
     }
 
+    pub async fn of_enterprise(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+    ) -> QueryResult<Vec<Certificate>> {
+        certificates::table
+            .filter(certificates::enterprise_id.eq(id))
+            .order(certificates::created_at.desc())
+            .select(Certificate::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn of_user(
         conn: &mut AsyncPgConnection,
         user_id: UserId,

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::enums::{CertificateKind, EnterpriseStatus, MemberRole};
 use crate::db::ids::{BusinessTypeId, EnterpriseId, UserId};
-use crate::db::schema::{business_types, enterprises, memberships};
+use crate::db::schema::{business_types, enterprises, member_business_types, memberships};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = enterprises, check_for_backend(diesel::pg::Pg))]
@@ -123,9 +123,161 @@ impl Enterprise {
     }
 }
 
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = memberships, check_for_backend(diesel::pg::Pg))]
+pub struct Membership {
+    pub enterprise_id: EnterpriseId,
+    pub user_id: UserId,
+    pub role: MemberRole,
+    pub joined_at: DateTime<Utc>,
+}
+
 pub struct Memberships;
 
 impl Memberships {
+    pub async fn lock(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+    ) -> QueryResult<Option<Membership>> {
+        memberships::table
+            .find((enterprise_id, user_id))
+            .select(Membership::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn remove(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+    ) -> QueryResult<()> {
+        diesel::delete(memberships::table.find((enterprise_id, user_id)))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_role(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+        role: MemberRole,
+    ) -> QueryResult<()> {
+        diesel::update(memberships::table.find((enterprise_id, user_id)))
+            .set(memberships::role.eq(role))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// Members after `after` (joined time, user) in joining order.
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        after: Option<(DateTime<Utc>, UserId)>,
+        limit: i64,
+    ) -> QueryResult<Vec<Membership>> {
+        let mut query = memberships::table
+            .filter(memberships::enterprise_id.eq(enterprise_id))
+            .order((memberships::joined_at.asc(), memberships::user_id.asc()))
+            .limit(limit)
+            .select(Membership::as_select())
+            .into_boxed();
+        if let Some((at, user)) = after {
+            query = query.filter(
+                memberships::joined_at.gt(at).or(memberships::joined_at
+                    .eq(at)
+                    .and(memberships::user_id.gt(user))),
+            );
+        }
+        query.load(conn).await
+    }
+
+    pub async fn count(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+    ) -> QueryResult<i64> {
+        memberships::table
+            .filter(memberships::enterprise_id.eq(enterprise_id))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn of_user(
+        conn: &mut AsyncPgConnection,
+        user_id: UserId,
+    ) -> QueryResult<Vec<Membership>> {
+        memberships::table
+            .filter(memberships::user_id.eq(user_id))
+            .order(memberships::joined_at.asc())
+            .select(Membership::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Replaces the member's business-type grants.
+    pub async fn set_business_types(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+        business_types: &[BusinessTypeId],
+    ) -> QueryResult<()> {
+        diesel::delete(
+            member_business_types::table
+                .filter(member_business_types::enterprise_id.eq(enterprise_id))
+                .filter(member_business_types::user_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await?;
+        let rows: Vec<_> = business_types
+            .iter()
+            .map(|bt| {
+                (
+                    member_business_types::enterprise_id.eq(enterprise_id),
+                    member_business_types::user_id.eq(user_id),
+                    member_business_types::business_type_id.eq(*bt),
+                )
+            })
+            .collect();
+        diesel::insert_into(member_business_types::table)
+            .values(rows)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// Every (member, business type) grant of the enterprise.
+    pub async fn grants_of_enterprise(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+    ) -> QueryResult<Vec<(UserId, BusinessTypeId)>> {
+        member_business_types::table
+            .filter(member_business_types::enterprise_id.eq(enterprise_id))
+            .select((
+                member_business_types::user_id,
+                member_business_types::business_type_id,
+            ))
+            .load(conn)
+            .await
+    }
+
+    pub async fn business_types_of(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+    ) -> QueryResult<Vec<BusinessTypeId>> {
+        member_business_types::table
+            .filter(member_business_types::enterprise_id.eq(enterprise_id))
+            .filter(member_business_types::user_id.eq(user_id))
+            .select(member_business_types::business_type_id)
+            .load(conn)
+            .await
+    }
+
     pub async fn add(
         conn: &mut AsyncPgConnection,
         enterprise_id: EnterpriseId,

@@ -38,6 +38,19 @@ macro_rules! text_enum {
             }
         }
 
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
         impl FromStr for $name {
             type Err = UnknownVariant;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -155,4 +168,11 @@ text_enum!(OrderStatus {
     Rejected => "REJECTED",
     Approved => "APPROVED",
     Revoked => "REVOKED",
+});
+
+text_enum!(ApplicationStatus {
+    Pending => "PENDING",
+    Approved => "APPROVED",
+    Rejected => "REJECTED",
+    Cancelled => "CANCELLED",
 });

@@ -71,4 +71,5 @@ id_newtype!(
     OrderId,
     FileId,
     BusinessTypeId,
+    ApplicationId,
 );

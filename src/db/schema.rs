@@ -165,6 +165,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    join_applications (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        applicant_id -> Uuid,
+        reason -> Text,
+        status -> Text,
+        decision_reason -> Nullable<Text>,
+        decided_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         phone -> Text,
@@ -179,6 +193,14 @@ diesel::table! {
         role -> Text,
         region -> Nullable<Text>,
         granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_business_types (enterprise_id, user_id, business_type_id) {
+        enterprise_id -> Uuid,
+        user_id -> Uuid,
+        business_type_id -> Uuid,
     }
 }
 
@@ -279,6 +301,8 @@ diesel::joinable!(business_types -> enterprises (enterprise_id));
 diesel::joinable!(certificate_orders -> enterprises (enterprise_id));
 diesel::joinable!(certificates -> enterprises (enterprise_id));
 diesel::joinable!(files -> users (created_by));
+diesel::joinable!(join_applications -> enterprises (enterprise_id));
+diesel::joinable!(member_business_types -> business_types (business_type_id));
 diesel::joinable!(memberships -> enterprises (enterprise_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(certificates -> users (user_id));
@@ -297,7 +321,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     files,
     identity_checks,
+    join_applications,
     login_failures,
+    member_business_types,
     memberships,
     platform_keys,
     platform_roles,

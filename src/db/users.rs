@@ -62,6 +62,14 @@ impl User {
             .await
     }
 
+    pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[UserId]) -> QueryResult<Vec<User>> {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select(User::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn find_by_phone(
         conn: &mut AsyncPgConnection,
         phone: &str,

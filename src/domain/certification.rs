@@ -81,6 +81,7 @@ async fn transition(
     let event = Event::CertificateOrderUpdated {
         order: order.id,
         applicant: order.applicant_id,
+        status: to,
     };
     svc.events.publish(conn, event).await?;
     Ok(moved)

@@ -119,6 +119,12 @@ impl User {
             is_viewer: true,
         }
     }
+
+    /// The user as `viewer` may see them (details only for themselves).
+    pub fn seen_by(user: users::User, viewer: Option<crate::db::ids::UserId>) -> Self {
+        let is_viewer = viewer == Some(user.id);
+        Self { user, is_viewer }
+    }
 }
 
 #[Object]
@@ -170,6 +176,28 @@ impl User {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.user.created_at
+    }
+
+    /// The enterprises the person belongs to; empty for others.
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::enterprises::Membership>> {
+        if !self.is_viewer {
+            return Ok(Vec::new());
+        }
+        crate::graphql::enterprises::memberships_of(ctx, self.user.id).await
+    }
+
+    /// The person's applications to join enterprises (我加入的企业); empty for others.
+    async fn join_applications(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::enterprises::JoinApplication>> {
+        if !self.is_viewer {
+            return Ok(Vec::new());
+        }
+        crate::graphql::enterprises::join_applications_of(ctx, self.user.id).await
     }
 
     /// Enterprises the viewer applied to certify (我认证的企业); empty for others.

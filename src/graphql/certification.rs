@@ -574,21 +574,26 @@ impl CertificationSubscription {
                 let app = app.clone();
                 async move {
                     loop {
-                        let order = match receiver.recv().await {
-                            Ok(Event::CertificateOrderUpdated { order, applicant })
-                                if applicant == viewer.user_id
-                                    && only.is_none_or(|id| id == order) =>
+                        let (order, status) = match receiver.recv().await {
+                            Ok(Event::CertificateOrderUpdated {
+                                order,
+                                applicant,
+                                status,
+                            }) if applicant == viewer.user_id
+                                && only.is_none_or(|id| id == order) =>
                             {
-                                order
+                                (order, status)
                             }
                             Ok(_) | Err(RecvError::Lagged(_)) => continue,
                             Err(RecvError::Closed) => return None,
                         };
                         let loaded = async {
                             let mut conn = app.pool.get().await.map_err(AppError::from)?;
-                            let order =
+                            let mut order =
                                 crate::domain::certification::own_order(&mut conn, &viewer, order)
                                     .await?;
+                            // Each step as it happened, even if the next followed at once.
+                            order.status = status;
                             let enterprise = Enterprise::find(&mut conn, order.enterprise_id)
                                 .await
                                 .map_err(AppError::from)?;

@@ -1,6 +1,7 @@
 //! Shared test machinery.
 
 pub mod database;
+pub mod flows;
 pub mod test_app;
 pub mod ws;
 

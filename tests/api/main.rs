@@ -13,6 +13,7 @@ mod certification;
 mod client_examples;
 mod events;
 mod hardening;
+mod membership;
 mod migrations;
 mod outbox;
 mod pki;

@@ -1,0 +1,2 @@
+DROP TABLE member_business_types;
+DROP TABLE join_applications;

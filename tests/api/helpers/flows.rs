@@ -1,0 +1,79 @@
+//! Longer flows several test files need: a certified enterprise.
+
+use serde_json::{Value, json};
+
+use super::TestApp;
+use super::test_app::Person;
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+/// An enterprise certified through the whole GraphQL flow; `admin` applied
+/// (phones and IDs must be unused in the test).
+pub async fn certified_enterprise(
+    t: &TestApp,
+    admin_phone: &str,
+    name: &str,
+    uscc: &str,
+) -> (Person, String) {
+    let admin = t.verified_person(admin_phone, "410105199003074510").await;
+    let operator = t.operator(&format!("139{}", &admin_phone[3..])).await;
+    let legal_rep_phone = format!("137{}", &admin_phone[3..]);
+    let handler_phone = format!("136{}", &admin_phone[3..]);
+    let input = json!({
+        "enterprise": {
+            "name": name, "uscc": uscc, "legalRepName": "王五",
+            "legalRepIdNumber": "11010519491231002X", "legalRepPhone": legal_rep_phone,
+        },
+        "method": "LEGAL_REP_PHONE",
+        "handler": { "name": "张三", "idNumber": "410105199003074510", "phone": handler_phone, "email": "hr@example.com" },
+        "sealKinds": ["OFFICIAL"],
+        "acceptAgreements": true,
+    });
+    let ok = |r: &Value, field: &str| -> Value {
+        assert!(r.get("errors").is_none(), "{field}: {r}");
+        r["data"][field].clone()
+    };
+    let r = t
+        .gql_as(&admin.token, "mutation($i: StartCertificationInput!) { startEnterpriseCertification(input: $i) { id enterprise { id } } }", json!({ "i": input }))
+        .await;
+    let order = ok(&r, "startEnterpriseCertification");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let enterprise = order["enterprise"]["id"].as_str().unwrap().to_owned();
+    let r = t
+        .gql_as(
+            &admin.token,
+            "mutation($o: ID!) { confirmCertificateOrder(orderId: $o) { id } }",
+            json!({ "o": id }),
+        )
+        .await;
+    ok(&r, "confirmCertificateOrder");
+    let code = t.code_for(&legal_rep_phone).await;
+    let r = t
+        .gql_as(&admin.token, "mutation($o: ID!, $c: String!) { submitAuthorizationCode(orderId: $o, code: $c) { id } }", json!({ "o": id, "c": code }))
+        .await;
+    ok(&r, "submitAuthorizationCode");
+    let r = t
+        .gql_upload(
+            &admin.token,
+            "mutation($o: ID!, $a: Upload!, $b: Upload!, $c: Upload!, $d: Upload!) { uploadCertificationMaterials(orderId: $o, authorizationLetter: $a, businessLicense: $b, handlerIdFront: $c, handlerIdBack: $d) { id } }",
+            json!({ "o": id, "a": null, "b": null, "c": null, "d": null }),
+            &[("a", "a.pdf", PDF), ("b", "b.pdf", PDF), ("c", "c.png", PNG), ("d", "d.png", PNG)],
+        )
+        .await;
+    ok(&r, "uploadCertificationMaterials");
+    let code = t.code_for(&handler_phone).await;
+    let r = t
+        .gql_as(&admin.token, "mutation($o: ID!, $c: String!) { confirmCertificationApplication(orderId: $o, smsCode: $c) { id } }", json!({ "o": id, "c": code }))
+        .await;
+    ok(&r, "confirmCertificationApplication");
+    let r = t
+        .gql_as(
+            &operator.token,
+            "mutation($o: ID!) { reviewCertificateOrder(orderId: $o, approve: true) { status } }",
+            json!({ "o": id }),
+        )
+        .await;
+    assert_eq!(ok(&r, "reviewCertificateOrder")["status"], "APPROVED");
+    (admin, enterprise)
+}
