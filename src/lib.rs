@@ -13,6 +13,7 @@ pub mod identity;
 pub mod jobs;
 pub mod notify;
 pub mod pki;
+pub mod seal_images;
 pub mod server;
 pub mod storage;
 
