@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod platform_roles;
 pub mod pool;
 pub mod schema;
+pub mod seals;
 pub mod sessions;
 pub mod sms_codes;
 pub mod throttles;

@@ -6,10 +6,12 @@ pub mod accounts;
 pub mod audit;
 pub mod certificates;
 pub mod certification;
+pub mod files;
 pub mod identity_numbers;
 pub mod membership;
 pub mod platform_roles;
 pub mod real_name;
+pub mod seals;
 
 use chrono::{DateTime, Utc};
 

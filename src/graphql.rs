@@ -8,6 +8,7 @@ pub mod context;
 pub mod enterprises;
 pub mod limits;
 pub mod real_name;
+pub mod seals;
 
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
@@ -26,6 +27,7 @@ pub struct Mutation(
     real_name::RealNameMutation,
     certification::CertificationMutation,
     enterprises::EnterprisesMutation,
+    seals::SealsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

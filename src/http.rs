@@ -2,6 +2,7 @@
 //! webhooks, request ids and limits.
 
 pub mod client;
+pub mod files;
 pub mod graphql;
 pub mod health;
 pub mod pki;
@@ -60,6 +61,7 @@ pub fn build_router(app: App) -> Router {
         .route("/pki/root.pem", get(pki::root_pem))
         .route("/pki/issuing.pem", get(pki::issuing_pem))
         .route("/pki/crl", get(pki::crl))
+        .route("/files/{id}", get(files::download))
         .route(
             "/webhooks/identity/{provider}",
             post(webhooks::identity_webhook),

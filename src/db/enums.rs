@@ -176,3 +176,19 @@ text_enum!(ApplicationStatus {
     Rejected => "REJECTED",
     Cancelled => "CANCELLED",
 });
+
+text_enum!(SealKind {
+    Official => "OFFICIAL",
+    Contract => "CONTRACT",
+    LegalRepresentative => "LEGAL_REPRESENTATIVE",
+    Finance => "FINANCE",
+    Date => "DATE",
+    PersonalName => "PERSONAL_NAME",
+    Handwritten => "HANDWRITTEN",
+});
+
+text_enum!(SealStatus {
+    Enabled => "ENABLED",
+    Disabled => "DISABLED",
+    Voided => "VOIDED",
+});

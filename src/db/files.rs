@@ -20,6 +20,14 @@ pub struct StoredFile {
 }
 
 impl StoredFile {
+    pub async fn find(conn: &mut AsyncPgConnection, id: FileId) -> QueryResult<StoredFile> {
+        files::table
+            .find(id)
+            .select(StoredFile::as_select())
+            .first(conn)
+            .await
+    }
+
     pub async fn insert(
         conn: &mut AsyncPgConnection,
         sha256: &str,

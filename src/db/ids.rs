@@ -72,4 +72,5 @@ id_newtype!(
     FileId,
     BusinessTypeId,
     ApplicationId,
+    SealId,
 );

@@ -224,6 +224,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    seal_grants (seal_id, user_id) {
+        seal_id -> Uuid,
+        user_id -> Uuid,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    seals (id) {
+        id -> Uuid,
+        enterprise_id -> Nullable<Uuid>,
+        owner_user_id -> Nullable<Uuid>,
+        kind -> Text,
+        name -> Text,
+        status -> Text,
+        image_file_id -> Uuid,
+        image_sha256 -> Text,
+        certificate_id -> Nullable<Uuid>,
+        valid_from -> Timestamptz,
+        valid_until -> Nullable<Timestamptz>,
+        record_signature -> Bytea,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -304,6 +331,9 @@ diesel::joinable!(files -> users (created_by));
 diesel::joinable!(join_applications -> enterprises (enterprise_id));
 diesel::joinable!(member_business_types -> business_types (business_type_id));
 diesel::joinable!(memberships -> enterprises (enterprise_id));
+diesel::joinable!(seal_grants -> seals (seal_id));
+diesel::joinable!(seals -> enterprises (enterprise_id));
+diesel::joinable!(seals -> files (image_file_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(certificates -> users (user_id));
 diesel::joinable!(identity_checks -> users (user_id));
@@ -327,6 +357,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     platform_keys,
     platform_roles,
+    seal_grants,
+    seals,
     sessions,
     sms_code_sends,
     sms_codes,

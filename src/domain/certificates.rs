@@ -128,6 +128,37 @@ async fn require(
     })
 }
 
+/// The platform's signature (issuing CA key) over `data`, for records it
+/// vouches for, such as seals.
+pub async fn platform_sign(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    data: &[u8],
+) -> AppResult<Vec<u8>> {
+    let (algorithm, _) = algorithms(svc);
+    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
+    let mut signer =
+        openssl::sign::Signer::new(algorithm.digest(), &issuing.key).map_err(AppError::internal)?;
+    signer.update(data).map_err(AppError::internal)?;
+    signer.sign_to_vec().map_err(AppError::internal)
+}
+
+/// Whether `signature` is the platform's over `data`.
+pub async fn platform_verify(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    data: &[u8],
+    signature: &[u8],
+) -> AppResult<bool> {
+    let (algorithm, _) = algorithms(svc);
+    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
+    let key = issuing.cert.public_key().map_err(AppError::internal)?;
+    let mut verifier =
+        openssl::sign::Verifier::new(algorithm.digest(), &key).map_err(AppError::internal)?;
+    verifier.update(data).map_err(AppError::internal)?;
+    Ok(verifier.verify(signature).unwrap_or(false))
+}
+
 /// PEM of one of the platform's certificates (root, issuing CA, TSA).
 pub async fn platform_certificate_pem(
     conn: &mut AsyncPgConnection,

@@ -6,9 +6,11 @@
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::enterprises::{BusinessTypes, Enterprise, Memberships};
+use crate::db::enums::SealStatus;
 use crate::db::enums::{ApplicationStatus, EnterpriseStatus, MemberRole, RealNameStatus};
-use crate::db::ids::{ApplicationId, BusinessTypeId, EnterpriseId, UserId};
+use crate::db::ids::{ApplicationId, BusinessTypeId, EnterpriseId, SealId, UserId};
 use crate::db::join_applications::JoinApplication;
+use crate::db::seals::Seal;
 use crate::db::users::User;
 use crate::domain::{RequestMeta, Services, Viewer, audit};
 use crate::error::{AppError, AppResult};
@@ -168,22 +170,48 @@ async fn checked_business_types(
     Ok(ids)
 }
 
-/// Seal grants arrive with seals; until then no seal id is known.
-fn no_seals(seal_ids: &[String]) -> AppResult<()> {
-    if seal_ids.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::bad_input(
+/// Seals must be the enterprise's own and not voided.
+async fn checked_seals(
+    conn: &mut AsyncPgConnection,
+    enterprise: EnterpriseId,
+    ids: &[SealId],
+) -> AppResult<Vec<SealId>> {
+    let usable: Vec<SealId> = Seal::of_enterprise(conn, enterprise)
+        .await?
+        .into_iter()
+        .filter(|s| s.status != SealStatus::Voided)
+        .map(|s| s.id)
+        .collect();
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    if ids.iter().any(|id| !usable.contains(id)) {
+        return Err(AppError::bad_input(
             "sealIds",
-            "a seal does not belong to this enterprise",
-        ))
+            "a seal does not belong to this enterprise or is voided",
+        ));
     }
+    Ok(ids)
+}
+
+/// Replaces the member's seal grants with `seals`.
+async fn set_seal_grants(
+    conn: &mut AsyncPgConnection,
+    enterprise: EnterpriseId,
+    member: UserId,
+    seals: &[SealId],
+) -> AppResult<()> {
+    Seal::revoke_all_grants_of(conn, enterprise, member).await?;
+    for seal in seals {
+        Seal::grant(conn, *seal, member).await?;
+    }
+    Ok(())
 }
 
 pub struct Decision<'a> {
     pub approve: bool,
     pub business_type_ids: &'a [BusinessTypeId],
-    pub seal_ids: &'a [String],
+    pub seal_ids: &'a [SealId],
     pub reason: Option<&'a str>,
 }
 
@@ -195,7 +223,6 @@ pub async fn review_application(
     id: ApplicationId,
     decision: Decision<'_>,
 ) -> AppResult<JoinApplication> {
-    no_seals(decision.seal_ids)?;
     conn.transaction(async |conn| {
         let application = JoinApplication::lock(conn, id)
             .await?
@@ -226,6 +253,8 @@ pub async fn review_application(
             .await?;
             Memberships::set_business_types(conn, enterprise, application.applicant_id, &grants)
                 .await?;
+            let seals = checked_seals(conn, enterprise, decision.seal_ids).await?;
+            set_seal_grants(conn, enterprise, application.applicant_id, &seals).await?;
             (ApplicationStatus::Approved, "member.join")
         } else {
             (ApplicationStatus::Rejected, "member.reject")
@@ -253,7 +282,7 @@ pub async fn review_application(
 /// What a member is allowed: business types, and seals once they exist.
 pub struct Grants<'a> {
     pub business_type_ids: &'a [BusinessTypeId],
-    pub seal_ids: &'a [String],
+    pub seal_ids: &'a [SealId],
 }
 
 pub async fn update_grants(
@@ -265,15 +294,16 @@ pub async fn update_grants(
     member: UserId,
     grants: Grants<'_>,
 ) -> AppResult<()> {
-    no_seals(grants.seal_ids)?;
     let business_type_ids = grants.business_type_ids;
     conn.transaction(async |conn| {
         admin_of(conn, viewer, enterprise).await?;
         Memberships::lock(conn, enterprise, member)
             .await?
             .ok_or(AppError::NotFound("member"))?;
+        let seals = checked_seals(conn, enterprise, grants.seal_ids).await?;
         let grants = checked_business_types(conn, enterprise, business_type_ids).await?;
         Memberships::set_business_types(conn, enterprise, member, &grants).await?;
+        set_seal_grants(conn, enterprise, member, &seals).await?;
         let details = serde_json::json!({ "businessTypes": grants.iter().map(ToString::to_string).collect::<Vec<_>>() });
         record(conn, svc, meta, viewer, enterprise, "member.grants", ("user", member.to_string()), details).await
     })
@@ -310,6 +340,7 @@ pub async fn remove_member(
                 "work can only go to another member",
             ));
         }
+        Seal::revoke_all_grants_of(conn, enterprise, member).await?;
         Memberships::remove(conn, enterprise, member).await?;
         let details = serde_json::json!({ "transferTo": transfer_to.map(|u| u.to_string()) });
         record(
@@ -350,6 +381,7 @@ pub async fn transfer_admin(
                 "toUserId",
                 "the new administrator must be a member",
             ))?;
+        Seal::revoke_all_grants_of(conn, enterprise, viewer.user_id).await?;
         Memberships::remove(conn, enterprise, viewer.user_id).await?;
         Memberships::set_role(conn, enterprise, to, MemberRole::Admin).await?;
         let details = serde_json::json!({ "from": viewer.user_id.to_string() });

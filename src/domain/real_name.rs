@@ -316,6 +316,16 @@ async fn finish(
             &check.id_number_hash,
         )
         .await?;
+        crate::domain::seals::create(
+            conn,
+            svc,
+            crate::domain::seals::SealOwner::Person(check.user_id),
+            crate::db::enums::SealKind::PersonalName,
+            &check.name,
+            &check.name,
+            Some(certificate.id),
+        )
+        .await?;
         let entry = audit::Entry {
             enterprise: None,
             actor: Some(check.user_id),

@@ -178,6 +178,24 @@ impl User {
         self.user.created_at
     }
 
+    /// The person's own seals (name seal, handwritten signatures); empty for others.
+    async fn seals(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::seals::Seal>> {
+        if !self.is_viewer {
+            return Ok(Vec::new());
+        }
+        let mut conn = ctx.conn().await?;
+        let rows = crate::db::seals::Seal::of_person(&mut conn, self.user.id)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| crate::graphql::seals::Seal {
+                row,
+                managed: false,
+            })
+            .collect())
+    }
+
     /// The enterprises the person belongs to; empty for others.
     async fn memberships(
         &self,

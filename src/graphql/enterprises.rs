@@ -11,7 +11,7 @@ use crate::db::enterprises::{
     BusinessTypes, Enterprise as EnterpriseRow, Membership as MembershipRow, Memberships,
 };
 use crate::db::enums::{self, MemberRole as Role};
-use crate::db::ids::{ApplicationId, BusinessTypeId, EnterpriseId, UserId};
+use crate::db::ids::{ApplicationId, BusinessTypeId, EnterpriseId, SealId, UserId};
 use crate::db::join_applications::JoinApplication as ApplicationRow;
 use crate::db::users::User as UserRow;
 use crate::domain::membership::{self, Decision};
@@ -238,6 +238,18 @@ impl Enterprise {
         let mut conn = ctx.conn().await?;
         let list = membership::visible_business_types(&mut conn, &viewer, self.row.id).await?;
         Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// All seals for the ADMIN; the granted ones for a member.
+    async fn seals(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::seals::Seal>> {
+        let viewer = ctx.viewer()?;
+        let mut conn = ctx.conn().await?;
+        let list = crate::domain::seals::visible_seals(&mut conn, &viewer, self.row.id).await?;
+        let managed = self.role == Role::Admin;
+        Ok(list
+            .into_iter()
+            .map(|row| crate::graphql::seals::Seal { row, managed })
+            .collect())
     }
 
     /// The enterprise's certificates, newest first.
@@ -558,11 +570,11 @@ impl EnterprisesMutation {
             .iter()
             .map(|id| parse_id("businessTypeIds", id))
             .collect::<Result<Vec<BusinessTypeId>, _>>()?;
-        let seals: Vec<String> = seal_ids
+        let seals = seal_ids
             .unwrap_or_default()
-            .into_iter()
-            .map(|id| id.0)
-            .collect();
+            .iter()
+            .map(|id| parse_id("sealIds", id))
+            .collect::<Result<Vec<SealId>, _>>()?;
         let decision = Decision {
             approve,
             business_type_ids: &business_types,
@@ -601,7 +613,10 @@ impl EnterprisesMutation {
             .iter()
             .map(|id| parse_id("businessTypeIds", id))
             .collect::<Result<Vec<BusinessTypeId>, _>>()?;
-        let seals: Vec<String> = seal_ids.into_iter().map(|id| id.0).collect();
+        let seals = seal_ids
+            .iter()
+            .map(|id| parse_id("sealIds", id))
+            .collect::<Result<Vec<SealId>, _>>()?;
         let grants = membership::Grants {
             business_type_ids: &business_types,
             seal_ids: &seals,

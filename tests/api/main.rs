@@ -19,6 +19,7 @@ mod outbox;
 mod pki;
 mod real_name;
 mod schema;
+mod seals;
 mod server;
 mod ukey;
 mod websocket;

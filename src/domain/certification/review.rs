@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::certificate_orders::{CertificateOrder, OrderChanges};
 use crate::db::enterprises::{BusinessTypes, Enterprise, Memberships};
-use crate::db::enums::{CertificateKind, MemberRole, OrderStatus, PlatformRole};
+use crate::db::enums::{CertificateKind, MemberRole, OrderStatus, PlatformRole, SealKind};
 use crate::db::ids::{OrderId, UserId};
 use crate::db::outbox::{EmailMessage, SmsMessage};
 use crate::db::users::User;
@@ -99,6 +99,17 @@ pub async fn review(
             )
             .await?;
             Memberships::add(conn, enterprise.id, order.applicant_id, MemberRole::Admin).await?;
+            for kind in &order.seal_kinds {
+                let kind: SealKind = kind.parse().map_err(AppError::internal)?;
+                crate::domain::seals::create_for(
+                    conn,
+                    svc,
+                    &enterprise,
+                    kind,
+                    crate::domain::seals::default_name(kind),
+                )
+                .await?;
+            }
             for name in DEFAULT_BUSINESS_TYPES {
                 BusinessTypes::add(conn, enterprise.id, name).await?;
             }

@@ -1,0 +1,2 @@
+DROP TABLE seal_grants;
+DROP TABLE seals;

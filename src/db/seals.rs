@@ -1,0 +1,162 @@
+//! The `seals` and `seal_grants` tables.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::enums::{SealKind, SealStatus};
+use crate::db::ids::{CertificateId, EnterpriseId, FileId, SealId, UserId};
+use crate::db::schema::{seal_grants, seals};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = seals, check_for_backend(diesel::pg::Pg))]
+pub struct Seal {
+    pub id: SealId,
+    pub enterprise_id: Option<EnterpriseId>,
+    pub owner_user_id: Option<UserId>,
+    pub kind: SealKind,
+    pub name: String,
+    pub status: SealStatus,
+    pub image_file_id: FileId,
+    pub image_sha256: String,
+    pub certificate_id: Option<CertificateId>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub record_signature: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = seals)]
+pub struct NewSeal<'a> {
+    pub id: SealId,
+    pub enterprise_id: Option<EnterpriseId>,
+    pub owner_user_id: Option<UserId>,
+    pub kind: SealKind,
+    pub name: &'a str,
+    pub image_file_id: FileId,
+    pub image_sha256: &'a str,
+    pub certificate_id: Option<CertificateId>,
+    pub valid_from: DateTime<Utc>,
+    pub record_signature: &'a [u8],
+}
+
+impl Seal {
+    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewSeal<'_>) -> QueryResult<Seal> {
+        diesel::insert_into(seals::table)
+            .values(new)
+            .returning(Seal::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn lock(conn: &mut AsyncPgConnection, id: SealId) -> QueryResult<Option<Seal>> {
+        seals::table
+            .find(id)
+            .select(Seal::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn set_status(
+        conn: &mut AsyncPgConnection,
+        id: SealId,
+        status: SealStatus,
+    ) -> QueryResult<Seal> {
+        diesel::update(seals::table.find(id))
+            .set((
+                seals::status.eq(status),
+                seals::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Seal::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn of_enterprise(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+    ) -> QueryResult<Vec<Seal>> {
+        seals::table
+            .filter(seals::enterprise_id.eq(id))
+            .order(seals::created_at.asc())
+            .select(Seal::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// The enterprise's seals granted to `user`.
+    pub async fn granted_to(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+        user: UserId,
+    ) -> QueryResult<Vec<Seal>> {
+        seals::table
+            .inner_join(seal_grants::table)
+            .filter(seals::enterprise_id.eq(id))
+            .filter(seal_grants::user_id.eq(user))
+            .order(seals::created_at.asc())
+            .select(Seal::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn of_person(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<Vec<Seal>> {
+        seals::table
+            .filter(seals::owner_user_id.eq(user))
+            .order(seals::created_at.asc())
+            .select(Seal::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn grant(conn: &mut AsyncPgConnection, id: SealId, user: UserId) -> QueryResult<()> {
+        diesel::insert_into(seal_grants::table)
+            .values((seal_grants::seal_id.eq(id), seal_grants::user_id.eq(user)))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    pub async fn revoke_grant(
+        conn: &mut AsyncPgConnection,
+        id: SealId,
+        user: UserId,
+    ) -> QueryResult<bool> {
+        diesel::delete(seal_grants::table.find((id, user)))
+            .execute(conn)
+            .await
+            .map(|n| n == 1)
+    }
+
+    /// Removes every grant of the enterprise's seals to `user` (who left).
+    pub async fn revoke_all_grants_of(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+        user: UserId,
+    ) -> QueryResult<()> {
+        let ids = seals::table
+            .filter(seals::enterprise_id.eq(id))
+            .select(seals::id);
+        diesel::delete(
+            seal_grants::table
+                .filter(seal_grants::user_id.eq(user))
+                .filter(seal_grants::seal_id.eq_any(ids)),
+        )
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+
+    pub async fn grantees(conn: &mut AsyncPgConnection, id: SealId) -> QueryResult<Vec<UserId>> {
+        seal_grants::table
+            .filter(seal_grants::seal_id.eq(id))
+            .select(seal_grants::user_id)
+            .load(conn)
+            .await
+    }
+}

@@ -1,0 +1,250 @@
+//! Seals and files in GraphQL.
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::db::enums::{self, SealKind as Kind};
+use crate::db::files::StoredFile;
+use crate::db::ids::{EnterpriseId, SealId, UserId};
+use crate::db::seals::Seal as SealRow;
+use crate::db::users::User as UserRow;
+use crate::domain::{files, seals};
+use crate::error::AppError;
+use crate::graphql::accounts::User;
+use crate::graphql::certification::SealKind;
+use crate::graphql::context::{ContextExt, parse_id};
+
+/// A stored file; `url` serves it for ten minutes.
+pub struct File(pub StoredFile);
+
+#[Object]
+impl File {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+
+    async fn size(&self) -> i64 {
+        self.0.size
+    }
+
+    /// SHA-256 of the content, hex.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+
+    /// A signed download URL, valid ten minutes.
+    async fn url(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(files::signed_url(&ctx.app().services(), self.0.id)?)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SealStatus {
+    /// Usable by its grantees.
+    Enabled,
+    /// Paused; may be enabled again.
+    Disabled,
+    /// Void for good (e.g. after a name change).
+    Voided,
+}
+
+impl From<enums::SealStatus> for SealStatus {
+    fn from(status: enums::SealStatus) -> Self {
+        match status {
+            enums::SealStatus::Enabled => Self::Enabled,
+            enums::SealStatus::Disabled => Self::Disabled,
+            enums::SealStatus::Voided => Self::Voided,
+        }
+    }
+}
+
+impl From<SealStatus> for enums::SealStatus {
+    fn from(status: SealStatus) -> Self {
+        match status {
+            SealStatus::Enabled => Self::Enabled,
+            SealStatus::Disabled => Self::Disabled,
+            SealStatus::Voided => Self::Voided,
+        }
+    }
+}
+
+fn kind_of(kind: Kind) -> SealKind {
+    match kind {
+        Kind::Official => SealKind::Official,
+        Kind::Contract => SealKind::Contract,
+        Kind::LegalRepresentative => SealKind::LegalRepresentative,
+        Kind::Finance => SealKind::Finance,
+        Kind::Date => SealKind::Date,
+        Kind::PersonalName => SealKind::PersonalName,
+        Kind::Handwritten => SealKind::Handwritten,
+    }
+}
+
+pub fn kind_from(kind: SealKind) -> Kind {
+    match kind {
+        SealKind::Official => Kind::Official,
+        SealKind::Contract => Kind::Contract,
+        SealKind::LegalRepresentative => Kind::LegalRepresentative,
+        SealKind::Finance => Kind::Finance,
+        SealKind::Date => Kind::Date,
+        SealKind::PersonalName => Kind::PersonalName,
+        SealKind::Handwritten => Kind::Handwritten,
+    }
+}
+
+/// A seal: an enterprise's (公章, 合同专用章, ...) or a person's (名章, 手写签名).
+pub struct Seal {
+    pub row: SealRow,
+    /// Whether the viewer administers the seal (sees its grantees).
+    pub managed: bool,
+}
+
+#[Object]
+impl Seal {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    async fn kind(&self) -> SealKind {
+        kind_of(self.row.kind)
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    async fn status(&self) -> SealStatus {
+        self.row.status.into()
+    }
+
+    /// The seal's image (PNG with a transparent background).
+    async fn image(&self, ctx: &Context<'_>) -> Result<File> {
+        let mut conn = ctx.conn().await?;
+        let file = StoredFile::find(&mut conn, self.row.image_file_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(File(file))
+    }
+
+    /// Members who may use the seal; shown to the ADMIN only (empty otherwise).
+    async fn granted_to(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        if !self.managed {
+            return Ok(Vec::new());
+        }
+        let mut conn = ctx.conn().await?;
+        let ids: Vec<UserId> = SealRow::grantees(&mut conn, self.row.id)
+            .await
+            .map_err(AppError::from)?;
+        let users = UserRow::find_many(&mut conn, &ids)
+            .await
+            .map_err(AppError::from)?;
+        let viewer = ctx.request().viewer.map(|v| v.user_id);
+        Ok(users
+            .into_iter()
+            .map(|u| User::seen_by(u, viewer))
+            .collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+}
+
+#[derive(Default)]
+pub struct SealsMutation;
+
+#[Object]
+impl SealsMutation {
+    /// A new enterprise seal drawn from the enterprise's data (ADMIN only):
+    /// OFFICIAL, CONTRACT, LEGAL_REPRESENTATIVE or FINANCE.
+    async fn create_seal(
+        &self,
+        ctx: &Context<'_>,
+        enterprise_id: ID,
+        kind: SealKind,
+        name: Option<String>,
+    ) -> Result<Seal> {
+        let viewer = ctx.viewer()?;
+        let enterprise: EnterpriseId = parse_id("enterpriseId", &enterprise_id)?;
+        let mut conn = ctx.conn().await?;
+        let row = seals::create_enterprise_seal(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            enterprise,
+            kind_from(kind),
+            name.as_deref(),
+        )
+        .await?;
+        Ok(Seal { row, managed: true })
+    }
+
+    /// ENABLED <-> DISABLED, or VOIDED for good (ADMIN only).
+    async fn set_seal_status(
+        &self,
+        ctx: &Context<'_>,
+        seal_id: ID,
+        status: SealStatus,
+    ) -> Result<Seal> {
+        let viewer = ctx.viewer()?;
+        let id: SealId = parse_id("sealId", &seal_id)?;
+        let mut conn = ctx.conn().await?;
+        let row = seals::set_status(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            id,
+            status.into(),
+        )
+        .await?;
+        Ok(Seal { row, managed: true })
+    }
+
+    /// Lets members use the seal (ADMIN only).
+    async fn grant_seal(&self, ctx: &Context<'_>, seal_id: ID, user_ids: Vec<ID>) -> Result<Seal> {
+        let viewer = ctx.viewer()?;
+        let id: SealId = parse_id("sealId", &seal_id)?;
+        let users = user_ids
+            .iter()
+            .map(|u| parse_id("userIds", u))
+            .collect::<Result<Vec<UserId>, _>>()?;
+        let mut conn = ctx.conn().await?;
+        let row = seals::grant(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            id,
+            &users,
+        )
+        .await?;
+        Ok(Seal { row, managed: true })
+    }
+
+    async fn revoke_seal_grant(&self, ctx: &Context<'_>, seal_id: ID, user_id: ID) -> Result<Seal> {
+        let viewer = ctx.viewer()?;
+        let id: SealId = parse_id("sealId", &seal_id)?;
+        let user: UserId = parse_id("userId", &user_id)?;
+        let mut conn = ctx.conn().await?;
+        let row = seals::revoke_grant(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            id,
+            user,
+        )
+        .await?;
+        Ok(Seal { row, managed: true })
+    }
+}
