@@ -27,6 +27,20 @@ pub enum SealImageError {
     Drawing,
 }
 
+/// Whether every character of `text` (spaces aside) has a glyph in the seal font.
+pub fn can_draw(text: &str) -> bool {
+    let Ok(face) = face() else {
+        return false;
+    };
+    text.chars().filter(|c| !c.is_whitespace()).all(|c| {
+        let c = c
+            .to_digit(10)
+            .and_then(|d| char::from_u32(0xFF10 + d))
+            .unwrap_or(c);
+        face.glyph_index(c).is_some()
+    })
+}
+
 fn face() -> Result<Face<'static>, SealImageError> {
     Face::parse(FONT, 0).map_err(|_| SealImageError::Font)
 }
@@ -184,17 +198,18 @@ pub fn round_seal(enterprise: &str, bottom: Option<&str>) -> Result<Vec<u8>, Sea
 }
 
 /// The square name seal: the name (with 之印 or 印 added to fill four
-/// places) in two columns, read top to bottom, right to left.
+/// places) in two columns, read top to bottom, right to left; longer names
+/// take more rows.
 pub fn square_seal(name: &str) -> Result<Vec<u8>, SealImageError> {
     let mut chars: Vec<char> = name.chars().filter(|c| !c.is_whitespace()).collect();
     match chars.len() {
         1 | 2 => chars.extend("之印".chars()),
         3 => chars.push('印'),
-        4 => {}
-        _ => return Err(SealImageError::TextLength { max: 4 }),
+        4..=12 => {}
+        _ => return Err(SealImageError::TextLength { max: 12 }),
     }
-    if chars.len() == 3 {
-        chars.push('印');
+    if chars.len() > 4 {
+        return square_seal_grid(&chars);
     }
     let face = face()?;
     let s = SIZE as f32;
@@ -221,6 +236,42 @@ pub fn square_seal(name: &str) -> Result<Vec<u8>, SealImageError> {
     ];
     for (ch, at) in chars.iter().zip(positions) {
         draw_char(&mut pixmap, &face, *ch, at, (cell, cell), 0.0)?;
+    }
+    png(&pixmap)
+}
+
+/// Names of 5 to 12 characters: two columns of as many rows as needed.
+fn square_seal_grid(chars: &[char]) -> Result<Vec<u8>, SealImageError> {
+    let face = face()?;
+    let s = SIZE as f32;
+    let mut pixmap = Pixmap::new(SIZE, SIZE).ok_or(SealImageError::Drawing)?;
+    let border =
+        Rect::from_xywh(s * 0.04, s * 0.04, s * 0.92, s * 0.92).ok_or(SealImageError::Drawing)?;
+    let stroke = Stroke {
+        width: s * 0.05,
+        ..Stroke::default()
+    };
+    pixmap.stroke_path(
+        &PathBuilder::from_rect(border),
+        &red(),
+        &stroke,
+        Transform::identity(),
+        None,
+    );
+    let rows = chars.len().div_ceil(2);
+    let cell_h = s * 0.84 / rows as f32;
+    for (i, ch) in chars.iter().enumerate() {
+        let (column, row) = (i / rows, i % rows);
+        let x = if column == 0 { s * 0.72 } else { s * 0.28 };
+        let y = s * 0.08 + cell_h * (row as f32 + 0.5);
+        draw_char(
+            &mut pixmap,
+            &face,
+            *ch,
+            (x, y),
+            (s * 0.4, cell_h * 0.95),
+            0.0,
+        )?;
     }
     png(&pixmap)
 }
@@ -326,7 +377,13 @@ mod tests {
                 "a character at ({x}, {y})"
             );
         }
-        assert!(square_seal("欧阳娜娜娜").is_err());
+        assert!(
+            square_seal("阿不都热合曼").is_ok(),
+            "long names take more rows"
+        );
+        assert!(square_seal("一二三四五六七八九十一二三").is_err());
+        assert!(can_draw("河南豫信科技有限公司") && can_draw("2026年"));
+        assert!(!can_draw("😀"));
     }
 
     #[test]

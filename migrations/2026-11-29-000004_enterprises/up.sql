@@ -30,6 +30,10 @@ CREATE TABLE enterprises (
 -- Many may apply for one USCC; only one enterprise with it gets certified.
 CREATE UNIQUE INDEX enterprises_uscc_certified_key ON enterprises (uscc) WHERE status <> 'CERTIFYING';
 
+-- Each enterprise's audit chain belongs to it.
+ALTER TABLE audit_logs ADD CONSTRAINT audit_logs_chain_fkey
+    FOREIGN KEY (chain) REFERENCES enterprises (id) ON DELETE RESTRICT;
+
 CREATE TABLE memberships (
     enterprise_id uuid NOT NULL REFERENCES enterprises (id) ON DELETE CASCADE,
     user_id uuid NOT NULL REFERENCES users (id) ON DELETE RESTRICT,

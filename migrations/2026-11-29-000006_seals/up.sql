@@ -25,10 +25,13 @@ CREATE INDEX seals_owner_user_id_idx ON seals (owner_user_id);
 CREATE INDEX seals_image_file_id_idx ON seals (image_file_id);
 CREATE INDEX seals_certificate_id_idx ON seals (certificate_id);
 
+-- Grants hang off the membership: a member who leaves loses them with it.
 CREATE TABLE seal_grants (
     seal_id uuid NOT NULL REFERENCES seals (id) ON DELETE CASCADE,
-    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    enterprise_id uuid NOT NULL,
+    user_id uuid NOT NULL,
     granted_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (seal_id, user_id)
+    PRIMARY KEY (seal_id, user_id),
+    FOREIGN KEY (enterprise_id, user_id) REFERENCES memberships (enterprise_id, user_id) ON DELETE CASCADE
 );
-CREATE INDEX seal_grants_user_id_idx ON seal_grants (user_id);
+CREATE INDEX seal_grants_member_idx ON seal_grants (enterprise_id, user_id);

@@ -132,6 +132,19 @@ impl CertificateOrder {
             .await
     }
 
+    pub async fn count_by_applicant_since(
+        conn: &mut AsyncPgConnection,
+        applicant: UserId,
+        since: DateTime<Utc>,
+    ) -> QueryResult<i64> {
+        certificate_orders::table
+            .filter(certificate_orders::applicant_id.eq(applicant))
+            .filter(certificate_orders::created_at.gt(since))
+            .count()
+            .get_result(conn)
+            .await
+    }
+
     pub async fn count_attempt(conn: &mut AsyncPgConnection, id: OrderId) -> QueryResult<i32> {
         diesel::update(certificate_orders::table.find(id))
             .set(

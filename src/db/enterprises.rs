@@ -295,6 +295,21 @@ impl Memberships {
             .map(drop)
     }
 
+    /// The role, locked FOR SHARE until the transaction ends.
+    pub async fn role_of_locked(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+    ) -> QueryResult<Option<MemberRole>> {
+        memberships::table
+            .find((enterprise_id, user_id))
+            .select(memberships::role)
+            .for_share()
+            .first(conn)
+            .await
+            .optional()
+    }
+
     pub async fn role_of(
         conn: &mut AsyncPgConnection,
         enterprise_id: EnterpriseId,

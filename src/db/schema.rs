@@ -226,6 +226,7 @@ diesel::table! {
 diesel::table! {
     seal_grants (seal_id, user_id) {
         seal_id -> Uuid,
+        enterprise_id -> Uuid,
         user_id -> Uuid,
         granted_at -> Timestamptz,
     }

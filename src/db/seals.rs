@@ -113,9 +113,20 @@ impl Seal {
             .await
     }
 
-    pub async fn grant(conn: &mut AsyncPgConnection, id: SealId, user: UserId) -> QueryResult<()> {
+    /// Grants the enterprise seal `id` to the member `user` (the membership
+    /// must exist: the grant hangs off it).
+    pub async fn grant(
+        conn: &mut AsyncPgConnection,
+        id: SealId,
+        enterprise: EnterpriseId,
+        user: UserId,
+    ) -> QueryResult<()> {
         diesel::insert_into(seal_grants::table)
-            .values((seal_grants::seal_id.eq(id), seal_grants::user_id.eq(user)))
+            .values((
+                seal_grants::seal_id.eq(id),
+                seal_grants::enterprise_id.eq(enterprise),
+                seal_grants::user_id.eq(user),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)
             .await
@@ -139,13 +150,10 @@ impl Seal {
         id: EnterpriseId,
         user: UserId,
     ) -> QueryResult<()> {
-        let ids = seals::table
-            .filter(seals::enterprise_id.eq(id))
-            .select(seals::id);
         diesel::delete(
             seal_grants::table
-                .filter(seal_grants::user_id.eq(user))
-                .filter(seal_grants::seal_id.eq_any(ids)),
+                .filter(seal_grants::enterprise_id.eq(id))
+                .filter(seal_grants::user_id.eq(user)),
         )
         .execute(conn)
         .await

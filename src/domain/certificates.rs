@@ -32,6 +32,11 @@ fn ca_error(e: CaError) -> AppError {
     AppError::internal(e)
 }
 
+/// The algorithm the platform CA signs with.
+pub fn ca_algorithm(svc: &Services<'_>) -> ca::KeyAlgorithm {
+    algorithms(svc).0
+}
+
 pub fn crl_url(svc: &Services<'_>) -> String {
     format!("{}/pki/crl", svc.config.public_base_url())
 }

@@ -21,7 +21,9 @@ pub async fn member_of(
     viewer: &Viewer,
     id: EnterpriseId,
 ) -> AppResult<(Enterprise, MemberRole)> {
-    let Some(role) = Memberships::role_of(conn, id, viewer.user_id).await? else {
+    // FOR SHARE: inside a transaction the role cannot change (a handover,
+    // a removal) until it ends.
+    let Some(role) = Memberships::role_of_locked(conn, id, viewer.user_id).await? else {
         return Err(AppError::NotFound("enterprise"));
     };
     Ok((Enterprise::find(conn, id).await?, role))
@@ -99,7 +101,10 @@ pub async fn apply_to_join(
     }
     let enterprise = Enterprise::find(conn, enterprise_id)
         .await
-        .map_err(|_| AppError::NotFound("enterprise"))?;
+        .map_err(|e| match e {
+            diesel::result::Error::NotFound => AppError::NotFound("enterprise"),
+            other => AppError::from(other),
+        })?;
     if enterprise.status != EnterpriseStatus::Certified {
         return Err(AppError::NotFound("enterprise"));
     }
@@ -203,7 +208,7 @@ async fn set_seal_grants(
 ) -> AppResult<()> {
     Seal::revoke_all_grants_of(conn, enterprise, member).await?;
     for seal in seals {
-        Seal::grant(conn, *seal, member).await?;
+        Seal::grant(conn, *seal, enterprise, member).await?;
     }
     Ok(())
 }
@@ -262,7 +267,11 @@ pub async fn review_application(
         let decided =
             JoinApplication::decide(conn, id, status, Some(viewer.user_id), decision.reason, now)
                 .await?;
-        let details = serde_json::json!({ "application": id.to_string() });
+        let details = serde_json::json!({
+            "application": id.to_string(),
+            "businessTypes": decision.business_type_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "seals": decision.seal_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
         record(
             conn,
             svc,
@@ -304,8 +313,21 @@ pub async fn update_grants(
         let grants = checked_business_types(conn, enterprise, business_type_ids).await?;
         Memberships::set_business_types(conn, enterprise, member, &grants).await?;
         set_seal_grants(conn, enterprise, member, &seals).await?;
-        let details = serde_json::json!({ "businessTypes": grants.iter().map(ToString::to_string).collect::<Vec<_>>() });
-        record(conn, svc, meta, viewer, enterprise, "member.grants", ("user", member.to_string()), details).await
+        let details = serde_json::json!({
+            "businessTypes": grants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "seals": seals.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        record(
+            conn,
+            svc,
+            meta,
+            viewer,
+            enterprise,
+            "member.grants",
+            ("user", member.to_string()),
+            details,
+        )
+        .await
     })
     .await
 }

@@ -316,16 +316,22 @@ async fn finish(
             &check.id_number_hash,
         )
         .await?;
-        crate::domain::seals::create(
-            conn,
-            svc,
-            crate::domain::seals::SealOwner::Person(check.user_id),
-            crate::db::enums::SealKind::PersonalName,
-            &check.name,
-            &check.name,
-            Some(certificate.id),
-        )
-        .await?;
+        // The name seal is a convenience: a name the seal font cannot draw
+        // (Latin script, very long) must not stop the verification.
+        if check.name.chars().count() <= 12 && crate::seal_images::can_draw(&check.name) {
+            crate::domain::seals::create(
+                conn,
+                svc,
+                crate::domain::seals::SealOwner::Person(check.user_id),
+                crate::db::enums::SealKind::PersonalName,
+                &check.name,
+                &check.name,
+                Some(certificate.id),
+            )
+            .await?;
+        } else {
+            tracing::warn!(user.id = %check.user_id, "no name seal: the name cannot be drawn");
+        }
         let entry = audit::Entry {
             enterprise: None,
             actor: Some(check.user_id),

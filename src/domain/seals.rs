@@ -151,11 +151,12 @@ async fn admin_seal(conn: &mut AsyncPgConnection, viewer: &Viewer, id: SealId) -
         .await?
         .ok_or(AppError::NotFound("seal"))?;
     let enterprise = seal.enterprise_id.ok_or(AppError::NotFound("seal"))?;
+    // A member who cannot manage seals must not learn which ids exist.
     admin_of(conn, viewer, enterprise)
         .await
         .map_err(|e| match e {
-            AppError::Forbidden(m) => AppError::Forbidden(m),
-            _ => AppError::NotFound("seal"),
+            AppError::Forbidden(_) | AppError::NotFound(_) => AppError::NotFound("seal"),
+            other => other,
         })?;
     Ok(seal)
 }
@@ -295,10 +296,12 @@ pub async fn grant(
         }
         let enterprise = seal.enterprise_id.ok_or(AppError::NotFound("seal"))?;
         for user in users {
-            if Memberships::role_of(conn, enterprise, *user).await?.is_none() {
+            // FOR SHARE: a concurrent removal waits until the grant is in, and
+            // then takes the grant with the membership (ON DELETE CASCADE).
+            if Memberships::role_of_locked(conn, enterprise, *user).await?.is_none() {
                 return Err(AppError::bad_input("userIds", "seals are granted only to members"));
             }
-            Seal::grant(conn, id, *user).await?;
+            Seal::grant(conn, id, enterprise, *user).await?;
         }
         let details = serde_json::json!({ "users": users.iter().map(ToString::to_string).collect::<Vec<_>>() });
         record(conn, svc, meta, viewer, &seal, "seal.grant", details).await?;

@@ -166,6 +166,7 @@ impl Enterprise {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<MembershipConnection> {
+        let viewer = ctx.viewer()?;
         let after = after
             .map(|cursor| decode_member_cursor(&cursor))
             .transpose()?;
@@ -190,12 +191,19 @@ impl Enterprise {
         let mut edges = Vec::with_capacity(rows.len());
         for row in rows {
             let cursor = member_cursor(&row);
-            let business_types = all_types
-                .iter()
-                .filter(|(id, _)| row.role == Role::Admin || grants.contains(&(row.user_id, *id)))
-                .cloned()
-                .map(Into::into)
-                .collect();
+            // Grants are the ADMIN's business: a member sees only their own.
+            let business_types = if self.role != Role::Admin && row.user_id != viewer.user_id {
+                Vec::new()
+            } else {
+                all_types
+                    .iter()
+                    .filter(|(id, _)| {
+                        row.role == Role::Admin || grants.contains(&(row.user_id, *id))
+                    })
+                    .cloned()
+                    .map(Into::into)
+                    .collect()
+            };
             edges.push(MembershipEdge {
                 cursor,
                 node: Membership {
@@ -735,6 +743,9 @@ pub async fn memberships_of(ctx: &Context<'_>, user: UserId) -> Result<Vec<Membe
     let enterprises = EnterpriseRow::find_many(&mut conn, &ids)
         .await
         .map_err(AppError::from)?;
+    let users = UserRow::find_many(&mut conn, &[user])
+        .await
+        .map_err(AppError::from)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let enterprise = enterprises
@@ -743,9 +754,6 @@ pub async fn memberships_of(ctx: &Context<'_>, user: UserId) -> Result<Vec<Membe
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("membership without enterprise")))?;
         let granted =
             membership::granted_business_types(&mut conn, row.enterprise_id, user).await?;
-        let users = UserRow::find_many(&mut conn, &[user])
-            .await
-            .map_err(AppError::from)?;
         out.push(Membership {
             user: user_view(ctx, &users, user)?,
             enterprise: enterprise.into(),

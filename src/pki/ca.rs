@@ -75,7 +75,7 @@ impl KeyAlgorithm {
     }
 
     /// Whether `key` is a key of this algorithm.
-    fn accepts<T: HasPublic>(self, key: &PKeyRef<T>) -> bool {
+    pub fn accepts<T: HasPublic>(self, key: &PKeyRef<T>) -> bool {
         // SM2 keys decoded by OpenSSL 3.0 do not expose an EC_KEY; their
         // SubjectPublicKeyInfo names the curve either way.
         let Ok(der) = key.public_key_to_der() else {

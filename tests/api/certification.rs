@@ -465,3 +465,42 @@ async fn an_order_can_be_revoked_before_approval() {
     .await;
     assert_eq!(error_code(&r), "CONFLICT");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_cannot_approve_their_own_application() {
+    let t = TestApp::spawn().await;
+    let applicant = t.verified_person("13800000813", "410105199003074510").await;
+    let mut conn = t.conn().await;
+    yuyunqian::domain::platform_roles::grant(
+        &mut conn,
+        &t.app.services(),
+        "13800000813",
+        yuyunqian::db::enums::PlatformRole::Operator,
+        None,
+    )
+    .await
+    .unwrap();
+    let id = order_to_review(&t, &applicant).await;
+    let r = step(
+        &t,
+        &applicant.token,
+        "reviewCertificateOrder(orderId: $o, approve: true)",
+        "",
+        json!({ "o": id }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "FORBIDDEN", "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legal_representatives_phone_must_be_theirs() {
+    let t = TestApp::spawn().await;
+    let applicant = t.verified_person("13800000814", "410105199003074510").await;
+    let mut input = start_input("LEGAL_REP_PHONE");
+    // The local carrier check refuses names with 假: the phone is not the legal representative's.
+    input["enterprise"]["legalRepName"] = json!("假王五");
+    let r = t
+        .gql_as(&applicant.token, "mutation($i: StartCertificationInput!) { startEnterpriseCertification(input: $i) { id } }", json!({ "i": input }))
+        .await;
+    assert_eq!(error_field(&r), "enterprise.legalRepPhone", "{r}");
+}

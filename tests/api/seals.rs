@@ -149,7 +149,7 @@ async fn a_member_without_a_grant_cannot_see_or_use_a_seal() {
             json!({ "s": official, "u": [staff.user_id] }),
         )
         .await;
-    assert_eq!(error_code(&r), "FORBIDDEN");
+    assert_eq!(error_code(&r), "NOT_FOUND");
     let outsider = t.register("13800001005").await;
     let r = t
         .gql_as(
@@ -252,7 +252,7 @@ async fn join_review_grants_seals_and_the_admin_manages_their_status() {
             json!({ "s": contract, "t": "ENABLED" }),
         )
         .await;
-    assert_eq!(error_code(&r), "FORBIDDEN");
+    assert_eq!(error_code(&r), "NOT_FOUND");
 
     let audit = t
         .gql_as(&admin.token, "query($e: ID!) { enterprise(id: $e) { auditLogs(first: 100, action: \"seal.status\") { totalCount } } }", json!({ "e": enterprise }))

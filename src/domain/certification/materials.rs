@@ -109,6 +109,8 @@ pub async fn upload(
                 &[OrderStatus::AwaitingMaterials, OrderStatus::Rejected],
             )?;
             let changes = OrderChanges {
+                // Corrected materials answer the rejection: it no longer applies.
+                reject_reason: (order.status == OrderStatus::Rejected).then_some(None),
                 authorization_letter_id: Some(letter),
                 business_license_id: Some(license),
                 handler_id_front_id: Some(front),

@@ -43,6 +43,11 @@ pub async fn review(
                 .await?
                 .ok_or(AppError::NotFound("certificate order"))?;
             require_status(&order, &[OrderStatus::Reviewing])?;
+            if order.applicant_id == viewer.user_id {
+                return Err(AppError::Forbidden(
+                    "an operator cannot review their own application",
+                ));
+            }
             let enterprise = Enterprise::find(conn, order.enterprise_id).await?;
             let applicant = User::find(conn, order.applicant_id).await?;
             let now = svc.clock.now();

@@ -55,6 +55,7 @@ pub struct StartInput<'a> {
 }
 
 const ID_CONTEXT: &[u8] = b"id_number";
+const MAX_ORDERS_PER_HOUR: i64 = 5;
 
 fn person_name(field: &str, raw: &str) -> AppResult<String> {
     let name = raw.trim();
@@ -66,6 +67,18 @@ fn person_name(field: &str, raw: &str) -> AppResult<String> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// A name the square seal can carry (at most 12 characters the font has).
+fn drawable_name(field: &str, raw: &str) -> AppResult<String> {
+    let name = person_name(field, raw)?;
+    if name.chars().count() > 12 || !crate::seal_images::can_draw(&name) {
+        return Err(AppError::bad_input(
+            field,
+            "the name must be at most 12 characters the seal font can draw",
+        ));
+    }
+    Ok(name)
 }
 
 fn resident_id(field: &str, raw: &str) -> AppResult<String> {
@@ -105,10 +118,11 @@ fn check(svc: &Services<'_>, input: &StartInput<'_>) -> AppResult<Checked> {
     }
     let info = &input.enterprise;
     let name = info.name.trim();
-    if !(2..=100).contains(&name.chars().count()) {
+    // The name goes on the round seal and into the certificate (CN, O).
+    if !(2..=40).contains(&name.chars().count()) || !crate::seal_images::can_draw(name) {
         return Err(AppError::bad_input(
             "enterprise.name",
-            "enterprise name must be 2 to 100 characters",
+            "enterprise name must be 2 to 40 characters the seal font can draw",
         ));
     }
     let uscc = info.uscc.trim().to_uppercase();
@@ -152,8 +166,14 @@ fn check(svc: &Services<'_>, input: &StartInput<'_>) -> AppResult<Checked> {
             ));
         }
         (EnterpriseCertKind::Ukey, Some(csr)) => {
-            crate::pki::ca::request_public_key(csr)
+            let key = crate::pki::ca::request_public_key(csr)
                 .map_err(|e| AppError::bad_input("csrPem", e.to_string()))?;
+            if !crate::domain::certificates::ca_algorithm(svc).accepts(&key) {
+                return Err(AppError::bad_input(
+                    "csrPem",
+                    "the request's key is not of the platform's certificate algorithm",
+                ));
+            }
             CertificateKind::Ukey
         }
         (EnterpriseCertKind::Ukey, None) => {
@@ -166,7 +186,7 @@ fn check(svc: &Services<'_>, input: &StartInput<'_>) -> AppResult<Checked> {
     Ok(Checked {
         name: name.to_owned(),
         uscc,
-        legal_rep_name: person_name("enterprise.legalRepName", info.legal_rep_name)?,
+        legal_rep_name: drawable_name("enterprise.legalRepName", info.legal_rep_name)?,
         legal_rep_id: resident_id("enterprise.legalRepIdNumber", info.legal_rep_id_number)?,
         legal_rep_phone: parse_phone("enterprise.legalRepPhone", info.legal_rep_phone)?,
         bank_card,
@@ -196,21 +216,42 @@ pub async fn start(
     }
     let c = check(svc, &input)?;
     // The bank checks the legal representative's card before anything is kept.
-    if let Some(card) = c.bank_card.as_deref() {
-        let facts = PersonFacts {
-            name: &c.legal_rep_name,
-            id_number: &c.legal_rep_id,
-            phone: &c.legal_rep_phone,
-            bank_card: Some(card),
-        };
-        if let Verdict::Mismatch(reason) = svc
+    // Orders cost identity checks and SMS: a few an hour per applicant.
+    let since = svc.clock.now() - chrono::TimeDelta::hours(1);
+    if CertificateOrder::count_by_applicant_since(conn, viewer.user_id, since).await?
+        >= MAX_ORDERS_PER_HOUR
+    {
+        return Err(AppError::RateLimited {
+            message: "too many certification applications in the last hour, try later",
+            retry_after_seconds: Some(3600),
+        });
+    }
+    // The legal representative's data must hold before anything is kept: the
+    // bank checks the card, or the carrier checks that the phone is theirs
+    // (the code sent there is only worth as much as that check).
+    let facts = PersonFacts {
+        name: &c.legal_rep_name,
+        id_number: &c.legal_rep_id,
+        phone: &c.legal_rep_phone,
+        bank_card: c.bank_card.as_deref(),
+    };
+    let (verdict, field) = if c.bank_card.is_some() {
+        let verdict = svc
             .identity
             .check_bank_card_4(&facts)
             .await
-            .map_err(AppError::internal)?
-        {
-            return Err(AppError::bad_input("enterprise.legalRepBankCard", reason));
-        }
+            .map_err(AppError::internal)?;
+        (verdict, "enterprise.legalRepBankCard")
+    } else {
+        let verdict = svc
+            .identity
+            .check_carrier_3(&facts)
+            .await
+            .map_err(AppError::internal)?;
+        (verdict, "enterprise.legalRepPhone")
+    };
+    if let Verdict::Mismatch(reason) = verdict {
+        return Err(AppError::bad_input(field, reason));
     }
     let seal = |id: &str| {
         svc.keys
