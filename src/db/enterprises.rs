@@ -70,6 +70,26 @@ impl Enterprise {
             .await
     }
 
+    pub async fn set_legal_representative(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+        name: &str,
+        id_enc: &[u8],
+        id_masked: &str,
+        phone: &str,
+    ) -> QueryResult<Enterprise> {
+        diesel::update(enterprises::table.find(id))
+            .set((
+                enterprises::legal_rep_name.eq(name),
+                enterprises::legal_rep_id_enc.eq(id_enc),
+                enterprises::legal_rep_id_masked.eq(id_masked),
+                enterprises::legal_rep_phone.eq(phone),
+            ))
+            .returning(Enterprise::as_returning())
+            .get_result(conn)
+            .await
+    }
+
     pub async fn certify(
         conn: &mut AsyncPgConnection,
         id: EnterpriseId,

@@ -160,6 +160,16 @@ impl Seal {
         .map(drop)
     }
 
+    pub async fn revoke_all_grants_of_seal(
+        conn: &mut AsyncPgConnection,
+        id: SealId,
+    ) -> QueryResult<()> {
+        diesel::delete(seal_grants::table.filter(seal_grants::seal_id.eq(id)))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
     pub async fn grantees(conn: &mut AsyncPgConnection, id: SealId) -> QueryResult<Vec<UserId>> {
         seal_grants::table
             .filter(seal_grants::seal_id.eq(id))

@@ -505,3 +505,58 @@ pub async fn visible_business_types(
         .filter(|(id, _)| granted.contains(id))
         .collect())
 }
+
+/// A new legal representative (ADMIN only; the carrier confirms the phone is
+/// theirs). The old LEGAL_REPRESENTATIVE seals are voided and their grants
+/// removed; a new one can then be created.
+pub async fn change_legal_representative(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    viewer: &Viewer,
+    enterprise: EnterpriseId,
+    person: crate::domain::certification::start::LegalRepresentative<'_>,
+) -> AppResult<Enterprise> {
+    let checked =
+        crate::domain::certification::start::check_legal_representative(svc, &person).await?;
+    let sealed = svc
+        .keys
+        .seal(checked.id_number.as_bytes(), b"id_number")
+        .map_err(AppError::internal)?;
+    conn.transaction(async |conn| {
+        admin_of(conn, viewer, enterprise).await?;
+        let updated = Enterprise::set_legal_representative(
+            conn,
+            enterprise,
+            &checked.name,
+            &sealed,
+            &crate::domain::identity_numbers::mask_id_number(&checked.id_number),
+            &checked.phone,
+        )
+        .await?;
+        let mut voided = Vec::new();
+        for seal in Seal::of_enterprise(conn, enterprise).await? {
+            if seal.kind == crate::db::enums::SealKind::LegalRepresentative
+                && seal.status != SealStatus::Voided
+            {
+                Seal::set_status(conn, seal.id, SealStatus::Voided).await?;
+                Seal::revoke_all_grants_of_seal(conn, seal.id).await?;
+                voided.push(seal.id.to_string());
+            }
+        }
+        let details = serde_json::json!({ "name": checked.name, "voidedSeals": voided });
+        record(
+            conn,
+            svc,
+            meta,
+            viewer,
+            enterprise,
+            "legal_representative.change",
+            ("enterprise", enterprise.to_string()),
+            details,
+        )
+        .await?;
+        Ok(updated)
+    })
+    .await
+}

@@ -711,6 +711,39 @@ impl EnterprisesMutation {
         Ok((&row).into())
     }
 
+    /// A new legal representative (ADMIN only; the phone must be theirs).
+    /// The LEGAL_REPRESENTATIVE seal is voided with its grants; create a new one.
+    async fn change_legal_representative(
+        &self,
+        ctx: &Context<'_>,
+        enterprise_id: ID,
+        name: String,
+        id_number: String,
+        phone: String,
+    ) -> Result<Enterprise> {
+        let viewer = ctx.viewer()?;
+        let enterprise: EnterpriseId = parse_id("enterpriseId", &enterprise_id)?;
+        let person = crate::domain::certification::start::LegalRepresentative {
+            name: &name,
+            id_number: &id_number,
+            phone: &phone,
+        };
+        let mut conn = ctx.conn().await?;
+        let row = membership::change_legal_representative(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            enterprise,
+            person,
+        )
+        .await?;
+        Ok(Enterprise {
+            row,
+            role: Role::Admin,
+        })
+    }
+
     async fn create_business_type(
         &self,
         ctx: &Context<'_>,

@@ -262,3 +262,72 @@ async fn join_review_grants_seals_and_the_admin_manages_their_status() {
         "{audit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_legal_representative_voids_the_old_seal_and_its_grants() {
+    let t = TestApp::spawn().await;
+    let (admin, enterprise) = certified_enterprise(
+        &t,
+        "13800001008",
+        "郑州云签科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    let r = t
+        .gql_as(
+            &admin.token,
+            "mutation($e: ID!) { createSeal(enterpriseId: $e, kind: LEGAL_REPRESENTATIVE) { id } }",
+            json!({ "e": enterprise }),
+        )
+        .await;
+    let old = r["data"]["createSeal"]["id"].as_str().unwrap().to_owned();
+    let staff = member(&t, &admin.token, &enterprise, "13800001009", json!([old])).await;
+    assert_eq!(
+        seals(&t, &staff.token, &enterprise)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    const CHANGE: &str = "mutation($e: ID!, $n: String!) { changeLegalRepresentative(enterpriseId: $e, name: $n, idNumber: \"410102198506152310\", phone: \"13500001008\") { legalRepresentative } }";
+    let r = t
+        .gql_as(
+            &staff.token,
+            CHANGE,
+            json!({ "e": enterprise, "n": "赵六" }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN");
+    let r = t
+        .gql_as(
+            &admin.token,
+            CHANGE,
+            json!({ "e": enterprise, "n": "假赵六" }),
+        )
+        .await;
+    assert_eq!(error_field(&r), "phone", "the carrier refuses: {r}");
+    let r = t
+        .gql_as(
+            &admin.token,
+            CHANGE,
+            json!({ "e": enterprise, "n": "赵六" }),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["changeLegalRepresentative"]["legalRepresentative"], "赵六",
+        "{r}"
+    );
+
+    let list = seals(&t, &admin.token, &enterprise).await;
+    let voided = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == old.as_str())
+        .unwrap();
+    assert_eq!(voided["status"], "VOIDED");
+    assert_eq!(voided["grantedTo"], json!([]));
+    assert_eq!(seals(&t, &staff.token, &enterprise).await, json!([]));
+}

@@ -93,6 +93,48 @@ fn resident_id(field: &str, raw: &str) -> AppResult<String> {
     }
 }
 
+/// A legal representative as given.
+pub struct LegalRepresentative<'a> {
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub phone: &'a str,
+}
+
+/// A legal representative whose phone the carrier confirmed as theirs.
+pub struct CheckedLegalRepresentative {
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+}
+
+pub async fn check_legal_representative(
+    svc: &Services<'_>,
+    person: &LegalRepresentative<'_>,
+) -> AppResult<CheckedLegalRepresentative> {
+    let name = drawable_name("name", person.name)?;
+    let id_number = resident_id("idNumber", person.id_number)?;
+    let phone = parse_phone("phone", person.phone)?;
+    let facts = PersonFacts {
+        name: &name,
+        id_number: &id_number,
+        phone: &phone,
+        bank_card: None,
+    };
+    if let Verdict::Mismatch(reason) = svc
+        .identity
+        .check_carrier_3(&facts)
+        .await
+        .map_err(AppError::internal)?
+    {
+        return Err(AppError::bad_input("phone", reason));
+    }
+    Ok(CheckedLegalRepresentative {
+        name,
+        id_number,
+        phone,
+    })
+}
+
 /// Checks every field and keeps what the order needs.
 struct Checked {
     name: String,
