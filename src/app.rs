@@ -57,10 +57,10 @@ impl App {
     pub fn new(config: Config, pool: DbPool, keys: MasterKey) -> anyhow::Result<Self> {
         let identity = build_identity_provider(&config)?;
         let storage = BlobStore::new(config.data_dir.join("blobs"));
-        let events = EventBus::new(match config.event_transport {
-            EventTransport::Postgres => Transport::Postgres,
-            EventTransport::InProcess => Transport::InProcess,
-        });
+        let events = match config.event_transport {
+            EventTransport::Postgres => EventBus::new(Transport::Postgres, None),
+            EventTransport::InProcess => EventBus::new(Transport::InProcess, Some(pool.clone())),
+        };
         Ok(Self(Arc::new(AppState {
             config,
             pool,

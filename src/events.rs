@@ -4,8 +4,9 @@
 //! NOTIFY inside the caller's transaction, so an event leaves only if its
 //! change commits, and every server process sharing the database receives
 //! it on its one LISTEN connection and fans it out in-process. `InProcess`
-//! hands the event to this process's subscribers at once; it serves a single
-//! node without the listener.
+//! serves a single node without the listener: it notes the publishing
+//! transaction's id and hands the event to this process's subscribers once
+//! PostgreSQL reports that transaction committed (never if it aborted).
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::db::DbPool;
 use crate::db::enums::OrderStatus;
 use crate::db::ids::{OrderId, SessionId, UserId};
 
@@ -67,12 +69,18 @@ pub enum Transport {
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
     transport: Transport,
+    /// For the in-process transport: where to ask whether a transaction committed.
+    pool: Option<DbPool>,
 }
 
 impl EventBus {
-    pub fn new(transport: Transport) -> Self {
+    pub fn new(transport: Transport, pool: Option<DbPool>) -> Self {
         let (sender, _) = broadcast::channel(1024);
-        Self { sender, transport }
+        Self {
+            sender,
+            transport,
+            pool,
+        }
     }
 
     pub fn transport(&self) -> Transport {
@@ -87,7 +95,12 @@ impl EventBus {
     ) -> diesel::QueryResult<()> {
         match self.transport {
             Transport::InProcess => {
-                self.deliver(event);
+                let xid: TransactionId =
+                    diesel::sql_query("SELECT pg_current_xact_id()::text AS xid")
+                        .get_result(conn)
+                        .await?;
+                let bus = self.clone();
+                tokio::spawn(async move { bus.deliver_after_commit(xid.xid, event).await });
                 Ok(())
             }
             Transport::Postgres => {
@@ -103,6 +116,30 @@ impl EventBus {
         }
     }
 
+    /// Delivers `event` once transaction `xid` has committed; drops it if the
+    /// transaction aborted (or nothing can be learnt within a minute).
+    async fn deliver_after_commit(&self, xid: String, event: Event) {
+        let Some(pool) = &self.pool else {
+            return;
+        };
+        for _ in 0..6_000 {
+            let status: Option<TransactionStatus> = match pool.get().await {
+                Ok(mut conn) => diesel::sql_query("SELECT pg_xact_status($1::xid8) AS status")
+                    .bind::<Text, _>(&xid)
+                    .get_result(&mut conn)
+                    .await
+                    .ok(),
+                Err(_) => None,
+            };
+            match status.and_then(|s| s.status).as_deref() {
+                Some("committed") => return self.deliver(event),
+                Some("aborted") => return,
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        tracing::warn!("an event's transaction did not finish in time; event dropped");
+    }
+
     /// Hands an event to this process's subscribers.
     pub fn deliver(&self, event: Event) {
         // With no subscriber the event is simply not needed.
@@ -112,6 +149,18 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct TransactionId {
+    #[diesel(sql_type = Text)]
+    xid: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct TransactionStatus {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    status: Option<String>,
 }
 
 /// Keeps one LISTEN connection open and fans its events out to `bus` until

@@ -109,7 +109,7 @@ async fn an_enterprise_is_certified_step_by_step_and_the_applicant_sees_every_ch
     let mut socket = connect(addr, "graphql-transport-ws").await;
     init(&mut socket, Some(&applicant.token)).await;
     send(&mut socket, json!({ "id": "s", "type": "subscribe", "payload": { "query": "subscription { certificateOrderUpdated { status } }" } })).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
 
     let order = start(&t, &applicant, "LEGAL_REP_PHONE").await;
     assert_eq!(order["status"], "DRAFT");

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::TimeDelta;
 use serde_json::{Value, json};
@@ -115,7 +114,7 @@ async fn graphql_examples_run_in_their_documented_order() {
         json!({ "id": "1", "type": "subscribe", "payload": { "query": q, "variables": v } }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
 
     let (q, v) = ex.load("change-email", json!({}));
     assert_eq!(

@@ -30,7 +30,7 @@ async fn a_second_server_process_delivers_events_of_the_first() {
         json!({ "id": "1", "type": "subscribe", "payload": { "query": ME_UPDATED } }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
     // The change happens on the first process; the socket is on the second.
     first
         .gql_as(
@@ -54,7 +54,13 @@ async fn a_second_server_process_delivers_events_of_the_first() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_of_rolled_back_transactions_are_never_delivered() {
-    let t = TestApp::spawn().await;
+    for transport in [EventTransport::Postgres, EventTransport::InProcess] {
+        only_committed_events_are_delivered(transport).await;
+    }
+}
+
+async fn only_committed_events_are_delivered(transport: EventTransport) {
+    let t = TestApp::with_config(|c| c.event_transport = transport).await;
     let mut receiver = t.app.events.subscribe();
     let mut conn = t.conn().await;
     let (lost, kept) = (UserId::new(), UserId::new());
@@ -94,7 +100,7 @@ async fn the_in_process_transport_serves_a_single_node() {
         json!({ "id": "1", "type": "subscribe", "payload": { "query": ME_UPDATED } }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
     t.gql_as(
         &person.token,
         "mutation { changeEmail(email: \"one@example.com\") { email } }",

@@ -38,7 +38,7 @@ async fn authenticated_socket_receives_its_own_account_updates() {
         json!({ "id": "2", "type": "subscribe", "payload": { "query": ME_UPDATED } }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
     t.gql_as(
         &person.token,
         "mutation { changeEmail(email: \"a@example.com\") { email } }",

@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+/// How long a test gives the server to register a subscription before it
+/// makes the change the subscription should see (generous for loaded CI).
+pub const SUBSCRIPTION_SETTLE: Duration = Duration::from_millis(600);
+
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
