@@ -5,18 +5,22 @@ use std::io::Write;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::ca_review::{CaReview, HttpCaReview, LocalCaReview};
 use crate::clock::Clock;
 use crate::config::{
-    Config, EmailAdapterKind, EventTransport, IdentityAdapterKind, Profile, SmsAdapterKind,
+    CaReviewAdapterKind, Config, EmailAdapterKind, EventTransport, IdentityAdapterKind, Profile,
+    SmsAdapterKind,
 };
 use crate::db::DbPool;
 use crate::domain::Services;
+use crate::error::AppError;
 use crate::events::{EventBus, Transport};
 use crate::identity::{HttpIdentityProvider, IdentityProvider, LocalIdentityProvider};
 use crate::jobs::OutboxWaker;
@@ -38,6 +42,7 @@ pub struct AppState {
     pub events: EventBus,
     pub storage: BlobStore,
     pub identity: Arc<dyn IdentityProvider>,
+    pub ca_review: Arc<dyn CaReview>,
     pub outbox: OutboxWaker,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
@@ -56,6 +61,17 @@ impl Deref for App {
 impl App {
     pub fn new(config: Config, pool: DbPool, keys: MasterKey) -> anyhow::Result<Self> {
         let identity = build_identity_provider(&config)?;
+        let ca_review: Arc<dyn CaReview> = match config.ca.review_adapter {
+            CaReviewAdapterKind::Local => Arc::new(LocalCaReview),
+            CaReviewAdapterKind::Http => Arc::new(HttpCaReview::new(
+                config
+                    .ca
+                    .review_url
+                    .as_deref()
+                    .context("YYQ_CA_REVIEW_URL is required with YYQ_CA_REVIEW_ADAPTER=http")?,
+                config.ca.review_token.clone(),
+            )?),
+        };
         let storage = BlobStore::new(config.data_dir.join("blobs"));
         let events = match config.event_transport {
             EventTransport::Postgres => EventBus::new(Transport::Postgres, None),
@@ -69,6 +85,7 @@ impl App {
             storage,
             events,
             identity,
+            ca_review,
             outbox: OutboxWaker::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
@@ -84,6 +101,7 @@ impl App {
             events: &self.events,
             storage: &self.storage,
             identity: self.identity.as_ref(),
+            ca_review: self.ca_review.as_ref(),
             outbox: &self.outbox,
         }
     }
@@ -119,6 +137,44 @@ impl App {
             self.pool.clone(),
             self.clock.clone(),
             self.shutdown.clone(),
+        ));
+        let app = self.clone();
+        let period = Duration::from_secs(self.config.ca.refresh_secs.max(1));
+        tokio::spawn(crate::jobs::every(
+            "ca-refresh",
+            period,
+            self.shutdown.clone(),
+            move || {
+                let app = app.clone();
+                async move {
+                    let mut conn = app.pool.get().await?;
+                    crate::domain::certification::refresh::refresh_reviewing(
+                        &mut conn,
+                        &app.services(),
+                    )
+                    .await
+                    .map_err(AppError::into_anyhow)
+                }
+            },
+        ));
+        let app = self.clone();
+        let period = Duration::from_secs(6 * 3600);
+        tokio::spawn(crate::jobs::every(
+            "certificate-reminders",
+            period,
+            self.shutdown.clone(),
+            move || {
+                let app = app.clone();
+                async move {
+                    let mut conn = app.pool.get().await?;
+                    crate::domain::certificate_reminders::remind_expiring(
+                        &mut conn,
+                        &app.services(),
+                    )
+                    .await
+                    .map_err(AppError::into_anyhow)
+                }
+            },
         ));
         Ok(())
     }

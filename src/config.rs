@@ -181,6 +181,9 @@ pub struct Config {
     pub identity: IdentityConfig,
 
     #[command(flatten)]
+    pub ca: CaConfig,
+
+    #[command(flatten)]
     pub sessions: SessionConfig,
 
     #[command(flatten)]
@@ -264,6 +267,41 @@ pub struct IdentityConfig {
     /// HMAC-SHA256 secret that identity providers sign their webhooks with.
     #[arg(long = "identity-webhook-secret", env = "YYQ_IDENTITY_WEBHOOK_SECRET", value_parser = secret, global = true)]
     pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CaConfig {
+    /// local | http: who reviews certification orders (see `ca_review.rs`).
+    #[arg(
+        long = "ca-review-adapter",
+        env = "YYQ_CA_REVIEW_ADAPTER",
+        value_enum,
+        default_value = "local",
+        global = true
+    )]
+    pub review_adapter: CaReviewAdapterKind,
+    /// Base URL of the remote CA's review desk (http adapter).
+    #[arg(long = "ca-review-url", env = "YYQ_CA_REVIEW_URL", global = true)]
+    pub review_url: Option<String>,
+    /// Bearer token sent to the remote CA.
+    #[arg(long = "ca-review-token", env = "YYQ_CA_REVIEW_TOKEN", value_parser = secret, global = true)]
+    pub review_token: Option<SecretString>,
+    /// How often reviewing orders are refreshed from the CA (seconds).
+    #[arg(
+        long = "ca-refresh-secs",
+        env = "YYQ_CA_REFRESH_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CaReviewAdapterKind {
+    /// The platform's own CA: OPERATORs decide in the API.
+    Local,
+    /// A remote CA's review desk over HTTP.
+    Http,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -435,6 +473,12 @@ impl Config {
                 token: None,
                 webhook_secret: Some(SecretString::from("test-webhook-secret")),
             },
+            ca: CaConfig {
+                review_adapter: CaReviewAdapterKind::Local,
+                review_url: None,
+                review_token: None,
+                refresh_secs: 300,
+            },
             sessions: SessionConfig {
                 idle_minutes: 120,
                 lifetime_hours: 168,
@@ -499,6 +543,9 @@ impl Config {
         }
         if self.identity.webhook_secret.is_none() {
             missing.push("YYQ_IDENTITY_WEBHOOK_SECRET");
+        }
+        if self.ca.review_adapter == CaReviewAdapterKind::Http && self.ca.review_url.is_none() {
+            missing.push("YYQ_CA_REVIEW_URL with YYQ_CA_REVIEW_ADAPTER=http");
         }
         if missing.is_empty() {
             Ok(())

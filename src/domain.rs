@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod certificate_reminders;
 pub mod certificates;
 pub mod certification;
 pub mod files;
@@ -15,6 +16,7 @@ pub mod seals;
 
 use chrono::{DateTime, Utc};
 
+use crate::ca_review::CaReview;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::ids::{SessionId, UserId};
@@ -32,6 +34,7 @@ pub struct Services<'a> {
     pub events: &'a EventBus,
     pub storage: &'a BlobStore,
     pub identity: &'a dyn IdentityProvider,
+    pub ca_review: &'a dyn CaReview,
     pub outbox: &'a OutboxWaker,
 }
 

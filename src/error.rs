@@ -87,6 +87,14 @@ impl AppError {
         Self::Internal(error.into())
     }
 
+    /// For background work, which logs instead of answering a client.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Internal(error) => error,
+            other => anyhow::anyhow!("{:?}: {}", other.code(), other.message()),
+        }
+    }
+
     /// The message clients see: lowercase, no trailing period, nothing internal.
     pub fn message(&self) -> String {
         match self {
@@ -170,6 +178,10 @@ fn conflict_message(constraint: Option<&str>) -> String {
             "an enterprise with this unified social credit code is already certified"
         }
         Some("memberships_pkey") => "the user is already a member of this enterprise",
+        Some("certificate_orders_open_follow_up_key") => {
+            "an order of this kind is already open for the enterprise"
+        }
+        Some("field_definitions_custom_key") => "the enterprise has a field with this key already",
         _ => "the record already exists",
     }
     .to_owned()

@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod certification;
 pub mod context;
 pub mod enterprises;
+pub mod follow_up_orders;
 pub mod limits;
 pub mod real_name;
 pub mod seals;
@@ -26,6 +27,7 @@ pub struct Mutation(
     accounts::AccountsMutation,
     real_name::RealNameMutation,
     certification::CertificationMutation,
+    follow_up_orders::FollowUpOrdersMutation,
     enterprises::EnterprisesMutation,
     seals::SealsMutation,
 );

@@ -1,9 +1,14 @@
-//! Background work: the outbox delivery loop and periodic clean-up.
+//! Background work: the outbox delivery loop, periodic clean-up, and a
+//! runner for periodic passes whose rules live in `domain`.
 
 pub mod cleanup;
 pub mod outbox;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use tokio::sync::Notify;
 
@@ -19,5 +24,30 @@ impl OutboxWaker {
 
     pub async fn woken(&self) {
         self.0.notified().await;
+    }
+}
+
+/// Runs `pass` every `period` until shutdown; a failed pass is logged and
+/// the next one runs on time. Passes claim their rows in the database, so
+/// several servers may run the same job.
+pub async fn every<F, Fut>(
+    name: &'static str,
+    period: Duration,
+    shutdown: CancellationToken,
+    pass: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = anyhow::Result<usize>>,
+{
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        match pass().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(job = name, items = n, "periodic job pass"),
+            Err(e) => tracing::warn!(job = name, error = %e, "periodic job pass failed"),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! 豫云签: the electronic labor-contract platform's GraphQL backend.
 
 pub mod app;
+pub mod ca_review;
 pub mod clock;
 pub mod config;
 pub mod db;

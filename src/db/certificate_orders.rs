@@ -24,7 +24,7 @@ pub struct CertificateOrder {
     pub handler_id_enc: Vec<u8>,
     pub handler_id_masked: String,
     pub handler_phone: String,
-    pub handler_email: String,
+    pub handler_email: Option<String>,
     pub legal_rep_bank_card_masked: Option<String>,
     pub payment_mac: Option<Vec<u8>>,
     pub authorization_attempts: i32,
@@ -38,6 +38,10 @@ pub struct CertificateOrder {
     pub decided_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// RECERTIFICATION: the enterprise's name once approved.
+    pub new_name: Option<String>,
+    /// RENEWAL: the certificate being renewed.
+    pub renews_certificate_id: Option<CertificateId>,
 }
 
 #[derive(Insertable)]
@@ -56,8 +60,10 @@ pub struct NewCertificateOrder<'a> {
     pub handler_id_enc: &'a [u8],
     pub handler_id_masked: &'a str,
     pub handler_phone: &'a str,
-    pub handler_email: &'a str,
+    pub handler_email: Option<&'a str>,
     pub legal_rep_bank_card_masked: Option<&'a str>,
+    pub new_name: Option<&'a str>,
+    pub renews_certificate_id: Option<CertificateId>,
 }
 
 /// What a transition changes besides the status.
@@ -176,6 +182,38 @@ impl CertificateOrder {
             .filter(certificate_orders::applicant_id.eq(user_id))
             .order(certificate_orders::created_at.desc())
             .select(CertificateOrder::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// The open (not approved or revoked) order of `kind` for the enterprise.
+    pub async fn open_of_kind(
+        conn: &mut AsyncPgConnection,
+        enterprise: EnterpriseId,
+        kind: OrderKind,
+    ) -> QueryResult<Option<CertificateOrder>> {
+        certificate_orders::table
+            .filter(certificate_orders::enterprise_id.eq(enterprise))
+            .filter(certificate_orders::kind.eq(kind))
+            .filter(
+                certificate_orders::status.ne_all([OrderStatus::Approved, OrderStatus::Revoked]),
+            )
+            .select(CertificateOrder::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Ids of reviewing orders, least recently changed first.
+    pub async fn reviewing_ids(
+        conn: &mut AsyncPgConnection,
+        limit: i64,
+    ) -> QueryResult<Vec<OrderId>> {
+        certificate_orders::table
+            .filter(certificate_orders::status.eq(OrderStatus::Reviewing))
+            .order(certificate_orders::updated_at.asc())
+            .limit(limit)
+            .select(certificate_orders::id)
             .load(conn)
             .await
     }

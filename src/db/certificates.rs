@@ -70,6 +70,7 @@ pub struct Certificate {
     pub revocation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub enterprise_id: Option<EnterpriseId>,
+    pub expiry_reminded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Insertable)]
@@ -107,6 +108,56 @@ impl Certificate {
             .select(Certificate::as_select())
             .first(conn)
             .await
+    }
+
+    pub async fn find_optional(
+        conn: &mut AsyncPgConnection,
+        id: CertificateId,
+    ) -> QueryResult<Option<Certificate>> {
+        certificates::table
+            .find(id)
+            .select(Certificate::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// Claims one unrevoked enterprise cloud certificate that expires between
+    /// `now` and `until` and was not reminded of since `reminded_before`:
+    /// its reminder time becomes `now`.
+    pub async fn claim_expiring(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        reminded_before: DateTime<Utc>,
+    ) -> QueryResult<Option<Certificate>> {
+        let id: Option<CertificateId> = certificates::table
+            .filter(certificates::enterprise_id.is_not_null())
+            .filter(certificates::revoked_at.is_null())
+            .filter(certificates::kind.eq(CertificateKind::Cloud))
+            .filter(certificates::not_after.gt(now))
+            .filter(certificates::not_after.le(until))
+            .filter(
+                certificates::expiry_reminded_at
+                    .is_null()
+                    .or(certificates::expiry_reminded_at.le(reminded_before)),
+            )
+            .order(certificates::not_after.asc())
+            .select(certificates::id)
+            .for_update()
+            .skip_locked()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        diesel::update(certificates::table.find(id))
+            .set(certificates::expiry_reminded_at.eq(now))
+            .returning(Certificate::as_returning())
+            .get_result(conn)
+            .await
+            .map(Some)
     }
 
     pub async fn of_enterprise(

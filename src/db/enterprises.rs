@@ -105,6 +105,47 @@ impl Enterprise {
             .map(drop)
     }
 
+    /// Locks the enterprise row: name and status changes of one enterprise
+    /// are serialised on it.
+    pub async fn lock(conn: &mut AsyncPgConnection, id: EnterpriseId) -> QueryResult<Enterprise> {
+        enterprises::table
+            .find(id)
+            .select(Enterprise::as_select())
+            .for_update()
+            .first(conn)
+            .await
+    }
+
+    pub async fn set_status(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+        status: EnterpriseStatus,
+    ) -> QueryResult<()> {
+        diesel::update(enterprises::table.find(id))
+            .set(enterprises::status.eq(status))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// The new name after an approved recertification; certified again.
+    pub async fn recertify(
+        conn: &mut AsyncPgConnection,
+        id: EnterpriseId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> QueryResult<Enterprise> {
+        diesel::update(enterprises::table.find(id))
+            .set((
+                enterprises::name.eq(name),
+                enterprises::status.eq(EnterpriseStatus::Certified),
+                enterprises::certified_at.eq(at),
+            ))
+            .returning(Enterprise::as_returning())
+            .get_result(conn)
+            .await
+    }
+
     /// Deletes an enterprise that never got certified (its orders go with it).
     pub async fn delete_uncertified(
         conn: &mut AsyncPgConnection,
@@ -191,6 +232,20 @@ impl Memberships {
             .execute(conn)
             .await
             .map(drop)
+    }
+
+    /// The enterprise's ADMIN.
+    pub async fn admin(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+    ) -> QueryResult<Option<UserId>> {
+        memberships::table
+            .filter(memberships::enterprise_id.eq(enterprise_id))
+            .filter(memberships::role.eq(MemberRole::Admin))
+            .select(memberships::user_id)
+            .first(conn)
+            .await
+            .optional()
     }
 
     /// Members after `after` (joined time, user) in joining order.

@@ -187,6 +187,15 @@ text_enum!(SealKind {
     Handwritten => "HANDWRITTEN",
 });
 
+text_enum!(FieldType {
+    Text => "TEXT",
+    Number => "NUMBER",
+    Date => "DATE",
+    IdNumber => "ID_NUMBER",
+    Phone => "PHONE",
+    Money => "MONEY",
+});
+
 text_enum!(SealStatus {
     Enabled => "ENABLED",
     Disabled => "DISABLED",

@@ -73,4 +73,6 @@ id_newtype!(
     BusinessTypeId,
     ApplicationId,
     SealId,
+    CaptureId,
+    FieldId,
 );

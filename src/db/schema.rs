@@ -60,7 +60,7 @@ diesel::table! {
         handler_id_enc -> Bytea,
         handler_id_masked -> Text,
         handler_phone -> Text,
-        handler_email -> Text,
+        handler_email -> Nullable<Text>,
         legal_rep_bank_card_masked -> Nullable<Text>,
         payment_mac -> Nullable<Bytea>,
         authorization_attempts -> Int4,
@@ -74,6 +74,8 @@ diesel::table! {
         decided_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        new_name -> Nullable<Text>,
+        renews_certificate_id -> Nullable<Uuid>,
     }
 }
 
@@ -94,6 +96,7 @@ diesel::table! {
         revocation_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         enterprise_id -> Nullable<Uuid>,
+        expiry_reminded_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -341,6 +344,33 @@ diesel::joinable!(identity_checks -> users (user_id));
 diesel::joinable!(platform_roles -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
+diesel::table! {
+    field_definitions (id) {
+        id -> Uuid,
+        enterprise_id -> Nullable<Uuid>,
+        business_type_id -> Nullable<Uuid>,
+        catalogue -> Nullable<Text>,
+        key -> Text,
+        label -> Text,
+        field_type -> Text,
+        required_in_template -> Bool,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    signature_captures (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        seal_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     business_types,
@@ -350,6 +380,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificates,
     email_outbox,
     enterprises,
+    field_definitions,
     files,
     identity_checks,
     join_applications,
@@ -361,6 +392,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     seal_grants,
     seals,
     sessions,
+    signature_captures,
     sms_code_sends,
     sms_codes,
     sms_outbox,

@@ -51,6 +51,15 @@ impl Seal {
             .await
     }
 
+    pub async fn find(conn: &mut AsyncPgConnection, id: SealId) -> QueryResult<Option<Seal>> {
+        seals::table
+            .find(id)
+            .select(Seal::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     pub async fn lock(conn: &mut AsyncPgConnection, id: SealId) -> QueryResult<Option<Seal>> {
         seals::table
             .find(id)
@@ -69,6 +78,24 @@ impl Seal {
         diesel::update(seals::table.find(id))
             .set((
                 seals::status.eq(status),
+                seals::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Seal::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Binds the seal to another certificate, with its new record signature.
+    pub async fn rebind(
+        conn: &mut AsyncPgConnection,
+        id: SealId,
+        certificate: CertificateId,
+        record_signature: &[u8],
+    ) -> QueryResult<Seal> {
+        diesel::update(seals::table.find(id))
+            .set((
+                seals::certificate_id.eq(certificate),
+                seals::record_signature.eq(record_signature),
                 seals::updated_at.eq(diesel::dsl::now),
             ))
             .returning(Seal::as_returning())

@@ -199,7 +199,13 @@ pub async fn current_crl(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> Ap
 /// (cloud certificate), or the holder's own from a PKCS#10 request (UKey).
 pub enum KeySource<'a> {
     Cloud,
-    Request { csr_pem: &'a str },
+    Request {
+        csr_pem: &'a str,
+    },
+    /// A UKey certificate renewed or reissued for the key it certifies.
+    SameKeyAs {
+        certificate_der: &'a [u8],
+    },
 }
 
 /// Whose certificate it is.
@@ -243,6 +249,14 @@ pub async fn issue(
                     CaError::RequestAlgorithm => AppError::bad_input("csrPem", e.to_string()),
                     other => ca_error(other),
                 })?;
+            (cert, None, CertificateKind::Ukey)
+        }
+        KeySource::SameKeyAs { certificate_der } => {
+            let key = openssl::x509::X509::from_der(certificate_der)
+                .and_then(|old| old.public_key())
+                .map_err(AppError::internal)?;
+            let cert = ca::issue_end_entity(&issuing, algorithm, subject, &key, &crl, now)
+                .map_err(ca_error)?;
             (cert, None, CertificateKind::Ukey)
         }
     };

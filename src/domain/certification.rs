@@ -6,8 +6,11 @@
 //! REVIEWING -> (operator) APPROVED | REJECTED -> (corrected materials)
 //! REVIEWING. Any state but APPROVED and REVOKED may be revoked.
 
+pub mod approve;
 pub mod authorize;
+pub mod follow_up;
 pub mod materials;
+pub mod refresh;
 pub mod review;
 pub mod start;
 
@@ -15,7 +18,7 @@ use diesel_async::AsyncPgConnection;
 
 use crate::db::certificate_orders::{CertificateOrder, OrderChanges};
 use crate::db::enums::{OrderStatus, PlatformRole};
-use crate::db::ids::OrderId;
+use crate::db::ids::{OrderId, UserId};
 use crate::db::platform_roles::PlatformRoles;
 use crate::domain::{Services, Viewer, audit};
 use crate::error::{AppError, AppResult};
@@ -67,14 +70,40 @@ async fn transition(
     to: OrderStatus,
     changes: &OrderChanges<'_>,
 ) -> AppResult<CertificateOrder> {
+    transition_by(
+        conn,
+        svc,
+        Some(actor.user_id),
+        client_ip,
+        order,
+        to,
+        changes,
+    )
+    .await
+}
+
+/// A transition by a user, or (`None`) by the CA through its adapter.
+async fn transition_by(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    actor: Option<UserId>,
+    client_ip: Option<&str>,
+    order: &CertificateOrder,
+    to: OrderStatus,
+    changes: &OrderChanges<'_>,
+) -> AppResult<CertificateOrder> {
     let moved = CertificateOrder::transition(conn, order.id, to, changes, svc.clock.now()).await?;
     let entry = audit::Entry {
         enterprise: Some(order.enterprise_id.0),
-        actor: Some(actor.user_id),
+        actor,
         action: "certificate_order.transition",
         target_type: "certificate_order",
         target_id: Some(order.id.to_string()),
-        details: serde_json::json!({ "from": order.status.as_str(), "to": to.as_str() }),
+        details: serde_json::json!({
+            "kind": order.kind.as_str(),
+            "from": order.status.as_str(),
+            "to": to.as_str(),
+        }),
         client_ip,
     };
     audit::record(conn, svc, entry).await?;

@@ -534,16 +534,15 @@ pub async fn change_legal_representative(
             &checked.phone,
         )
         .await?;
-        let mut voided = Vec::new();
-        for seal in Seal::of_enterprise(conn, enterprise).await? {
-            if seal.kind == crate::db::enums::SealKind::LegalRepresentative
-                && seal.status != SealStatus::Voided
-            {
-                Seal::set_status(conn, seal.id, SealStatus::Voided).await?;
-                Seal::revoke_all_grants_of_seal(conn, seal.id).await?;
-                voided.push(seal.id.to_string());
-            }
-        }
+        let voided: Vec<String> = crate::domain::seals::void_enterprise_seals(
+            conn,
+            enterprise,
+            Some(crate::db::enums::SealKind::LegalRepresentative),
+        )
+        .await?
+        .iter()
+        .map(|seal| seal.id.to_string())
+        .collect();
         let details = serde_json::json!({ "name": checked.name, "voidedSeals": voided });
         record(
             conn,

@@ -5,7 +5,7 @@ use chrono::SecondsFormat;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::enterprises::{Enterprise, Memberships};
-use crate::db::enums::{MemberRole, SealKind, SealStatus};
+use crate::db::enums::{EnterpriseStatus, MemberRole, SealKind, SealStatus};
 use crate::db::files::StoredFile;
 use crate::db::ids::{CertificateId, EnterpriseId, SealId, UserId};
 use crate::db::seals::{NewSeal, Seal};
@@ -36,6 +36,22 @@ fn canonical_record(seal: &NewSeal<'_>) -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
+}
+
+/// The signed fields of a stored seal, bound to `certificate`.
+fn signed_fields(seal: &Seal, certificate: Option<CertificateId>) -> NewSeal<'_> {
+    NewSeal {
+        id: seal.id,
+        enterprise_id: seal.enterprise_id,
+        owner_user_id: seal.owner_user_id,
+        kind: seal.kind,
+        name: &seal.name,
+        image_file_id: seal.image_file_id,
+        image_sha256: &seal.image_sha256,
+        certificate_id: certificate,
+        valid_from: seal.valid_from,
+        record_signature: &[],
+    }
 }
 
 async fn draw(kind: SealKind, owner_name: String, seal_name: String) -> AppResult<Vec<u8>> {
@@ -120,18 +136,7 @@ pub async fn verify_record(
     svc: &Services<'_>,
     seal: &Seal,
 ) -> AppResult<bool> {
-    let record = NewSeal {
-        id: seal.id,
-        enterprise_id: seal.enterprise_id,
-        owner_user_id: seal.owner_user_id,
-        kind: seal.kind,
-        name: &seal.name,
-        image_file_id: seal.image_file_id,
-        image_sha256: &seal.image_sha256,
-        certificate_id: seal.certificate_id,
-        valid_from: seal.valid_from,
-        record_signature: &[],
-    };
+    let record = signed_fields(seal, seal.certificate_id);
     let signed = certificates::platform_verify(
         conn,
         svc,
@@ -215,6 +220,11 @@ pub async fn create_enterprise_seal(
     }
     conn.transaction(async |conn| {
         let enterprise = admin_of(conn, viewer, enterprise_id).await?;
+        if enterprise.status != EnterpriseStatus::Certified {
+            return Err(AppError::Conflict(
+                "the enterprise must be certified (again) before it gets seals".into(),
+            ));
+        }
         let seal = create_for(conn, svc, &enterprise, kind, &name).await?;
         record(
             conn,
@@ -350,4 +360,43 @@ pub async fn visible_seals(
         MemberRole::Admin => Seal::of_enterprise(conn, enterprise).await?,
         MemberRole::Member => Seal::granted_to(conn, enterprise, viewer.user_id).await?,
     })
+}
+
+/// Signs the enterprise's live seals anew for `certificate` (after a
+/// renewal), inside the caller's transaction.
+pub async fn rebind_enterprise_seals(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    enterprise: EnterpriseId,
+    certificate: CertificateId,
+) -> AppResult<Vec<SealId>> {
+    let mut rebound = Vec::new();
+    for seal in Seal::of_enterprise(conn, enterprise).await? {
+        if seal.status == SealStatus::Voided {
+            continue;
+        }
+        let record = signed_fields(&seal, Some(certificate));
+        let signature = certificates::platform_sign(conn, svc, &canonical_record(&record)).await?;
+        Seal::rebind(conn, seal.id, certificate, &signature).await?;
+        rebound.push(seal.id);
+    }
+    Ok(rebound)
+}
+
+/// Voids every live seal of the enterprise (of `kind` only, if given) and
+/// removes their grants, inside the caller's transaction.
+pub async fn void_enterprise_seals(
+    conn: &mut AsyncPgConnection,
+    enterprise: EnterpriseId,
+    kind: Option<SealKind>,
+) -> AppResult<Vec<Seal>> {
+    let mut voided = Vec::new();
+    for seal in Seal::of_enterprise(conn, enterprise).await? {
+        if seal.status == SealStatus::Voided || kind.is_some_and(|k| k != seal.kind) {
+            continue;
+        }
+        Seal::revoke_all_grants_of_seal(conn, seal.id).await?;
+        voided.push(Seal::set_status(conn, seal.id, SealStatus::Voided).await?);
+    }
+    Ok(voided)
 }

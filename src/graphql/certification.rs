@@ -184,7 +184,7 @@ impl CertificateOrder {
             .collect()
     }
 
-    async fn load(ctx: &Context<'_>, order: orders::CertificateOrder) -> Result<Self> {
+    pub async fn load(ctx: &Context<'_>, order: orders::CertificateOrder) -> Result<Self> {
         let mut list = Self::load_all(ctx, vec![order]).await?;
         list.pop()
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("order vanished")).into())
@@ -231,7 +231,12 @@ impl CertificateOrder {
         }
     }
 
-    /// The operator's reason; null unless REJECTED.
+    /// RECERTIFICATION: the name the enterprise takes once approved.
+    async fn new_name(&self) -> Option<&str> {
+        self.order.new_name.as_deref()
+    }
+
+    /// The reviewer's reason; null unless REJECTED.
     async fn reject_reason(&self) -> Option<&str> {
         self.order.reject_reason.as_deref()
     }
@@ -507,8 +512,8 @@ impl CertificationMutation {
         CertificateOrder::load(ctx, order).await
     }
 
-    /// The order as it stands (the local CA answers from the operators'
-    /// decisions, which already show in the order).
+    /// Asks the CA for news on an order under review (a job does the same
+    /// every few minutes); the order as it then stands.
     async fn refresh_certificate_order(
         &self,
         ctx: &Context<'_>,
@@ -517,7 +522,13 @@ impl CertificationMutation {
         let viewer = ctx.viewer()?;
         let id = parse_id("orderId", &order_id)?;
         let mut conn = ctx.conn().await?;
-        let order = crate::domain::certification::own_order(&mut conn, &viewer, id).await?;
+        let order = crate::domain::certification::refresh::refresh(
+            &mut conn,
+            &ctx.app().services(),
+            &viewer,
+            id,
+        )
+        .await?;
         drop(conn);
         CertificateOrder::load(ctx, order).await
     }

@@ -48,24 +48,78 @@ pub fn payment_received(enterprise: &str, fen: u32) -> String {
     )
 }
 
-pub fn order_rejected_sms(enterprise: &str) -> String {
-    format!(
-        "{SIGNATURE}{enterprise}的企业认证申请未通过审核，原因已发送至经办人邮箱。修改材料后可重新提交。"
-    )
+/// What an order applies for, as texts name it.
+pub fn order_label(kind: &str) -> &'static str {
+    match kind {
+        "RENEWAL" => "数字证书续期申请",
+        "RECERTIFICATION" => "企业重新认证申请",
+        "ADMIN_CHANGE" => "超级管理员变更申请",
+        _ => "企业认证申请",
+    }
 }
 
-pub fn order_rejected_subject() -> &'static str {
-    "豫云签：企业认证申请未通过审核"
+/// With no handler email on file the reason goes into the SMS itself.
+pub fn order_rejected_sms(enterprise: &str, kind: &str, reason: Option<&str>) -> String {
+    let what = order_label(kind);
+    match reason {
+        Some(reason) => format!(
+            "{SIGNATURE}{enterprise}的{what}未通过审核，原因：{reason}。修改材料后可重新提交。"
+        ),
+        None => format!(
+            "{SIGNATURE}{enterprise}的{what}未通过审核，原因已发送至经办人邮箱。修改材料后可重新提交。"
+        ),
+    }
 }
 
-pub fn order_rejected_body(enterprise: &str, reason: &str) -> String {
+pub fn order_rejected_subject(kind: &str) -> String {
+    format!("豫云签：{}未通过审核", order_label(kind))
+}
+
+pub fn order_rejected_body(enterprise: &str, kind: &str, reason: &str) -> String {
+    let what = order_label(kind);
     format!(
-        "您好：\n\n{enterprise}的企业认证申请未通过审核。\n原因：{reason}\n\n请登录豫云签上传更正后的材料，申请将重新进入审核。\n\n豫云签电子劳动合同服务平台"
+        "您好：\n\n{enterprise}的{what}未通过审核。\n原因：{reason}\n\n请登录豫云签上传更正后的材料，申请将重新进入审核。\n\n豫云签电子劳动合同服务平台"
     )
 }
 
 pub fn order_approved_sms(enterprise: &str) -> String {
     format!("{SIGNATURE}{enterprise}已通过企业认证，数字证书已签发。您已成为该企业的超级管理员。")
+}
+
+pub fn renewal_approved_sms(enterprise: &str, not_after: &str) -> String {
+    format!("{SIGNATURE}{enterprise}的数字证书已续期，新证书有效期至{not_after}。")
+}
+
+pub fn recertification_approved_sms(enterprise: &str) -> String {
+    format!(
+        "{SIGNATURE}{enterprise}已完成重新认证，数字证书和印章已按新名称重新签发，请重新为成员授权印章。"
+    )
+}
+
+pub fn admin_change_approved_sms(enterprise: &str) -> String {
+    format!("{SIGNATURE}您已成为{enterprise}的超级管理员。")
+}
+
+pub fn admin_replaced_sms(enterprise: &str) -> String {
+    format!(
+        "{SIGNATURE}经法定代表人授权和平台审核，您已不再是{enterprise}的超级管理员，并已移出该企业。"
+    )
+}
+
+pub fn certificate_expiring_sms(enterprise: &str, not_after: &str) -> String {
+    format!(
+        "{SIGNATURE}{enterprise}的数字证书将于{not_after}到期，到期后将无法签署合同。请登录豫云签申请证书续期。"
+    )
+}
+
+pub fn certificate_expiring_subject() -> &'static str {
+    "豫云签：企业数字证书即将到期"
+}
+
+pub fn certificate_expiring_body(enterprise: &str, not_after: &str) -> String {
+    format!(
+        "您好：\n\n{enterprise}的数字证书将于{not_after}到期，到期后将无法以该企业名义签署合同。\n请登录豫云签，在企业证书列表中申请证书续期。\n\n豫云签电子劳动合同服务平台"
+    )
 }
 
 /// `138****0000`, for logs and texts that must not carry the full number.

@@ -12,6 +12,7 @@ mod audit;
 mod certification;
 mod client_examples;
 mod events;
+mod follow_up_orders;
 mod hardening;
 mod membership;
 mod migrations;

@@ -1,24 +1,26 @@
-//! The operator's review (approve: certify, issue the certificate, make the
-//! applicant ADMIN; reject with a reason), and the applicant's revoke and
-//! refresh.
+//! The review of an order (by an operator, or by the CA through its
+//! adapter): approve or reject with a reason; and the applicant's revoke.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::certificate_orders::{CertificateOrder, OrderChanges};
-use crate::db::enterprises::{BusinessTypes, Enterprise, Memberships};
-use crate::db::enums::{CertificateKind, MemberRole, OrderStatus, PlatformRole, SealKind};
+use crate::db::enterprises::Enterprise;
+use crate::db::enums::{OrderKind, OrderStatus, PlatformRole};
 use crate::db::ids::{OrderId, UserId};
 use crate::db::outbox::{EmailMessage, SmsMessage};
 use crate::db::users::User;
-use crate::domain::certificates::{self, KeySource, Owner};
-use crate::domain::certification::{lock_own, require_platform_role, require_status, transition};
+use crate::domain::certification::{
+    approve, lock_own, require_platform_role, require_status, transition, transition_by,
+};
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::notify::texts;
-use crate::pki::ca::SubjectInfo;
 
-/// Business types every certified enterprise starts with.
-pub const DEFAULT_BUSINESS_TYPES: [&str; 4] = ["劳动合同", "劳务派遣合同", "入职", "离职"];
+/// What a reviewer (an operator, or the CA through its adapter) decided.
+pub enum Decision<'a> {
+    Approve,
+    Reject { reason: &'a str },
+}
 
 pub async fn review(
     conn: &mut AsyncPgConnection,
@@ -31,12 +33,16 @@ pub async fn review(
 ) -> AppResult<CertificateOrder> {
     require_platform_role(conn, viewer, PlatformRole::Operator).await?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    if !approve && reason.is_none_or(|r| r.chars().count() > 500) {
-        return Err(AppError::bad_input(
-            "reason",
-            "a rejection needs a reason of at most 500 characters",
-        ));
-    }
+    let decision = match (approve, reason) {
+        (true, _) => Decision::Approve,
+        (false, Some(reason)) if reason.chars().count() <= 500 => Decision::Reject { reason },
+        (false, _) => {
+            return Err(AppError::bad_input(
+                "reason",
+                "a rejection needs a reason of at most 500 characters",
+            ));
+        }
+    };
     let order = conn
         .transaction(async |conn| {
             let order = CertificateOrder::lock(conn, id)
@@ -48,105 +54,92 @@ pub async fn review(
                     "an operator cannot review their own application",
                 ));
             }
-            let enterprise = Enterprise::find(conn, order.enterprise_id).await?;
-            let applicant = User::find(conn, order.applicant_id).await?;
-            let now = svc.clock.now();
-            if let Some(reason) = reason.filter(|_| !approve) {
-                let changes = OrderChanges {
-                    reject_reason: Some(Some(reason)),
-                    decided_by: Some(viewer.user_id),
-                    decided_at: Some(now),
-                    ..OrderChanges::default()
-                };
-                let rejected = transition(
-                    conn,
-                    svc,
-                    viewer,
-                    Some(&meta.client_ip),
-                    &order,
-                    OrderStatus::Rejected,
-                    &changes,
-                )
-                .await?;
-                EmailMessage::enqueue(
-                    conn,
-                    &order.handler_email,
-                    texts::order_rejected_subject(),
-                    &texts::order_rejected_body(&enterprise.name, reason),
-                )
-                .await?;
-                SmsMessage::enqueue(
-                    conn,
-                    &applicant.phone,
-                    &texts::order_rejected_sms(&enterprise.name),
-                    false,
-                    None,
-                )
-                .await?;
-                return Ok::<_, AppError>(rejected);
-            }
-            Enterprise::certify(conn, enterprise.id, now).await?;
-            let subject = SubjectInfo {
-                common_name: &enterprise.name,
-                organization: &enterprise.name,
-                serial_number: &enterprise.uscc,
-            };
-            let source = match (order.certificate_kind, order.csr_pem.as_deref()) {
-                (CertificateKind::Ukey, Some(csr_pem)) => KeySource::Request { csr_pem },
-                _ => KeySource::Cloud,
-            };
-            let certificate = certificates::issue(
+            decide(
                 conn,
                 svc,
-                Owner::Enterprise(enterprise.id),
-                &subject,
-                source,
-            )
-            .await?;
-            Memberships::add(conn, enterprise.id, order.applicant_id, MemberRole::Admin).await?;
-            for kind in &order.seal_kinds {
-                let kind: SealKind = kind.parse().map_err(AppError::internal)?;
-                crate::domain::seals::create_for(
-                    conn,
-                    svc,
-                    &enterprise,
-                    kind,
-                    crate::domain::seals::default_name(kind),
-                )
-                .await?;
-            }
-            for name in DEFAULT_BUSINESS_TYPES {
-                BusinessTypes::add(conn, enterprise.id, name).await?;
-            }
-            let changes = OrderChanges {
-                certificate_id: Some(certificate.id),
-                decided_by: Some(viewer.user_id),
-                decided_at: Some(now),
-                ..OrderChanges::default()
-            };
-            let approved = transition(
-                conn,
-                svc,
-                viewer,
+                Some(viewer.user_id),
                 Some(&meta.client_ip),
                 &order,
-                OrderStatus::Approved,
-                &changes,
+                &decision,
             )
-            .await?;
-            SmsMessage::enqueue(
-                conn,
-                &applicant.phone,
-                &texts::order_approved_sms(&enterprise.name),
-                false,
-                None,
-            )
-            .await?;
-            Ok(approved)
+            .await
         })
         .await?;
     svc.outbox.wake();
     Ok(order)
+}
+
+/// Applies a decision to a REVIEWING order locked by the caller, inside its
+/// transaction: rejection notices, or what approval means for the order's kind.
+pub async fn decide(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    decided_by: Option<UserId>,
+    client_ip: Option<&str>,
+    order: &CertificateOrder,
+    decision: &Decision<'_>,
+) -> AppResult<CertificateOrder> {
+    let enterprise = Enterprise::find(conn, order.enterprise_id).await?;
+    let applicant = User::find(conn, order.applicant_id).await?;
+    let now = svc.clock.now();
+    let kind = order.kind.as_str();
+    if let Decision::Reject { reason } = decision {
+        let changes = OrderChanges {
+            reject_reason: Some(Some(reason)),
+            decided_by,
+            decided_at: Some(now),
+            ..OrderChanges::default()
+        };
+        let rejected = transition_by(
+            conn,
+            svc,
+            decided_by,
+            client_ip,
+            order,
+            OrderStatus::Rejected,
+            &changes,
+        )
+        .await?;
+        if let Some(email) = order.handler_email.as_deref() {
+            EmailMessage::enqueue(
+                conn,
+                email,
+                &texts::order_rejected_subject(kind),
+                &texts::order_rejected_body(&enterprise.name, kind, reason),
+            )
+            .await?;
+        }
+        let in_sms = order.handler_email.is_none().then_some(*reason);
+        let text = texts::order_rejected_sms(&enterprise.name, kind, in_sms);
+        SmsMessage::enqueue(conn, &applicant.phone, &text, false, None).await?;
+        return Ok(rejected);
+    }
+    let (certificate, text) = match order.kind {
+        OrderKind::New => approve::new_enterprise(conn, svc, order, &enterprise).await?,
+        OrderKind::Renewal => approve::renewal(conn, svc, order, &enterprise).await?,
+        OrderKind::Recertification => {
+            approve::recertification(conn, svc, order, &enterprise).await?
+        }
+        OrderKind::AdminChange => approve::admin_change(conn, svc, order, &enterprise).await?,
+    };
+    let changes = OrderChanges {
+        certificate_id: certificate,
+        decided_by,
+        decided_at: Some(now),
+        ..OrderChanges::default()
+    };
+    let approved = transition_by(
+        conn,
+        svc,
+        decided_by,
+        client_ip,
+        order,
+        OrderStatus::Approved,
+        &changes,
+    )
+    .await?;
+    SmsMessage::enqueue(conn, &applicant.phone, &text, false, None).await?;
+    Ok(approved)
 }
 
 /// Withdraws an application in any state before approval.

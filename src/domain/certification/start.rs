@@ -81,6 +81,19 @@ fn drawable_name(field: &str, raw: &str) -> AppResult<String> {
     Ok(name)
 }
 
+/// An enterprise name: it goes on the round seal and into the certificate
+/// (CN, O).
+pub fn enterprise_name(field: &str, raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if !(2..=40).contains(&name.chars().count()) || !crate::seal_images::can_draw(name) {
+        return Err(AppError::bad_input(
+            field,
+            "enterprise name must be 2 to 40 characters the seal font can draw",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 fn resident_id(field: &str, raw: &str) -> AppResult<String> {
     let id = raw.trim().to_uppercase();
     if resident_id_valid(&id) {
@@ -159,14 +172,7 @@ fn check(svc: &Services<'_>, input: &StartInput<'_>) -> AppResult<Checked> {
         ));
     }
     let info = &input.enterprise;
-    let name = info.name.trim();
-    // The name goes on the round seal and into the certificate (CN, O).
-    if !(2..=40).contains(&name.chars().count()) || !crate::seal_images::can_draw(name) {
-        return Err(AppError::bad_input(
-            "enterprise.name",
-            "enterprise name must be 2 to 40 characters the seal font can draw",
-        ));
-    }
+    let name = enterprise_name("enterprise.name", info.name)?;
     let uscc = info.uscc.trim().to_uppercase();
     if !uscc_valid(&uscc) {
         return Err(AppError::bad_input(
@@ -226,7 +232,7 @@ fn check(svc: &Services<'_>, input: &StartInput<'_>) -> AppResult<Checked> {
         }
     };
     Ok(Checked {
-        name: name.to_owned(),
+        name,
         uscc,
         legal_rep_name: drawable_name("enterprise.legalRepName", info.legal_rep_name)?,
         legal_rep_id: resident_id("enterprise.legalRepIdNumber", info.legal_rep_id_number)?,
@@ -335,12 +341,14 @@ pub async fn start(
                     handler_id_enc: &handler_id_enc,
                     handler_id_masked: &mask_id_number(&c.handler_id),
                     handler_phone: &c.handler_phone,
-                    handler_email: &c.handler_email,
+                    handler_email: Some(&c.handler_email),
                     legal_rep_bank_card_masked: c
                         .bank_card
                         .as_deref()
                         .map(mask_bank_card)
                         .as_deref(),
+                    new_name: None,
+                    renews_certificate_id: None,
                 },
             )
             .await?;

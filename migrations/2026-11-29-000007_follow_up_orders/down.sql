@@ -1,0 +1,11 @@
+DROP TABLE field_definitions;
+DROP TABLE signature_captures;
+DROP INDEX certificates_unrevoked_not_after_idx;
+ALTER TABLE certificates DROP COLUMN expiry_reminded_at;
+DROP INDEX certificate_orders_open_follow_up_key;
+ALTER TABLE certificate_orders DROP CONSTRAINT certificate_orders_renews_check;
+ALTER TABLE certificate_orders DROP CONSTRAINT certificate_orders_new_name_check;
+ALTER TABLE certificate_orders DROP COLUMN renews_certificate_id;
+ALTER TABLE certificate_orders DROP COLUMN new_name;
+UPDATE certificate_orders SET handler_email = '' WHERE handler_email IS NULL;
+ALTER TABLE certificate_orders ALTER COLUMN handler_email SET NOT NULL;
