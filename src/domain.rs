@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certificate_reminders;
 pub mod certificates;
 pub mod certification;
+pub mod fields;
 pub mod files;
 pub mod identity_numbers;
 pub mod membership;

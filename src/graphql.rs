@@ -6,8 +6,10 @@ pub mod certificates;
 pub mod certification;
 pub mod context;
 pub mod enterprises;
+pub mod fields;
 pub mod follow_up_orders;
 pub mod limits;
+pub mod loaders;
 pub mod real_name;
 pub mod seals;
 
@@ -29,6 +31,7 @@ pub struct Mutation(
     certification::CertificationMutation,
     follow_up_orders::FollowUpOrdersMutation,
     enterprises::EnterprisesMutation,
+    fields::FieldsMutation,
     seals::SealsMutation,
 );
 
@@ -52,6 +55,8 @@ pub fn build_schema(app: &App) -> AppSchema {
     let limits = &app.config.limits;
     let mut builder = builder()
         .data(app.clone())
+        .data(loaders::fields_loader(app.pool.clone()))
+        .data(loaders::member_seals_loader(app.pool.clone()))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)

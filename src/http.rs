@@ -1,6 +1,7 @@
 //! The HTTP surface: router, GraphQL over HTTP and WebSocket, health,
 //! webhooks, request ids and limits.
 
+pub mod capture;
 pub mod client;
 pub mod files;
 pub mod graphql;
@@ -62,6 +63,7 @@ pub fn build_router(app: App) -> Router {
         .route("/pki/issuing.pem", get(pki::issuing_pem))
         .route("/pki/crl", get(pki::crl))
         .route("/files/{id}", get(files::download))
+        .route("/capture/{id}", get(capture::page))
         .route(
             "/webhooks/identity/{provider}",
             post(webhooks::identity_webhook),

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod notify;
 pub mod pki;
 pub mod seal_images;
+pub mod seal_uploads;
 pub mod server;
 pub mod storage;
 

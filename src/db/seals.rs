@@ -103,6 +103,26 @@ impl Seal {
             .await
     }
 
+    /// A new image for the seal, with its new record signature.
+    pub async fn set_image(
+        conn: &mut AsyncPgConnection,
+        id: SealId,
+        file: FileId,
+        sha256: &str,
+        record_signature: &[u8],
+    ) -> QueryResult<Seal> {
+        diesel::update(seals::table.find(id))
+            .set((
+                seals::image_file_id.eq(file),
+                seals::image_sha256.eq(sha256),
+                seals::record_signature.eq(record_signature),
+                seals::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Seal::as_returning())
+            .get_result(conn)
+            .await
+    }
+
     pub async fn of_enterprise(
         conn: &mut AsyncPgConnection,
         id: EnterpriseId,
@@ -111,6 +131,40 @@ impl Seal {
             .filter(seals::enterprise_id.eq(id))
             .order(seals::created_at.asc())
             .select(Seal::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn of_enterprises(
+        conn: &mut AsyncPgConnection,
+        ids: &[EnterpriseId],
+    ) -> QueryResult<Vec<Seal>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        seals::table
+            .filter(seals::enterprise_id.eq_any(ids))
+            .order(seals::created_at.asc())
+            .select(Seal::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Grants of seals of `enterprises` to `users`, as (user, seal).
+    pub async fn granted_within(
+        conn: &mut AsyncPgConnection,
+        enterprises: &[EnterpriseId],
+        users: &[UserId],
+    ) -> QueryResult<Vec<(UserId, Seal)>> {
+        if enterprises.is_empty() {
+            return Ok(Vec::new());
+        }
+        seals::table
+            .inner_join(seal_grants::table)
+            .filter(seal_grants::enterprise_id.eq_any(enterprises))
+            .filter(seal_grants::user_id.eq_any(users))
+            .order(seals::created_at.asc())
+            .select((seal_grants::user_id, Seal::as_select()))
             .load(conn)
             .await
     }

@@ -1,6 +1,9 @@
 //! Seals (印章): drawn, stored and signed as records; enabled, disabled or
 //! voided by the ADMIN; usable by the members they are granted to.
 
+pub mod handwriting;
+pub mod images;
+
 use chrono::SecondsFormat;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
@@ -23,7 +26,7 @@ pub enum SealOwner {
 
 /// The fields the platform signs; any change to one (a swapped image
 /// included) breaks the signature.
-fn canonical_record(seal: &NewSeal<'_>) -> Vec<u8> {
+pub(crate) fn canonical_record(seal: &NewSeal<'_>) -> Vec<u8> {
     serde_json::json!({
         "id": seal.id.to_string(),
         "enterprise": seal.enterprise_id.map(|e| e.to_string()),
@@ -39,7 +42,7 @@ fn canonical_record(seal: &NewSeal<'_>) -> Vec<u8> {
 }
 
 /// The signed fields of a stored seal, bound to `certificate`.
-fn signed_fields(seal: &Seal, certificate: Option<CertificateId>) -> NewSeal<'_> {
+pub(crate) fn signed_fields(seal: &Seal, certificate: Option<CertificateId>) -> NewSeal<'_> {
     NewSeal {
         id: seal.id,
         enterprise_id: seal.enterprise_id,
@@ -91,16 +94,23 @@ pub async fn create(
     certificate: Option<CertificateId>,
 ) -> AppResult<Seal> {
     let png = draw(kind, drawn_name.to_owned(), name.to_owned()).await?;
+    create_from_png(conn, svc, owner, kind, name, png, certificate).await
+}
+
+/// Stores a PNG as a file of the content store.
+pub(crate) async fn store_png(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    name: &str,
+    png: Vec<u8>,
+    creator: Option<UserId>,
+) -> AppResult<StoredFile> {
     let store = svc.storage.clone();
     let size = i64::try_from(png.len()).map_err(AppError::internal)?;
     let sha256 = tokio::task::spawn_blocking(move || store.put(&png))
         .await?
         .map_err(AppError::internal)?;
-    let creator = match owner {
-        SealOwner::Person(user) => Some(user),
-        SealOwner::Enterprise(_) => None,
-    };
-    let file = StoredFile::insert(
+    Ok(StoredFile::insert(
         conn,
         &sha256,
         &format!("{name}.png"),
@@ -108,7 +118,25 @@ pub async fn create(
         size,
         creator,
     )
-    .await?;
+    .await?)
+}
+
+/// Stores and signs a seal with the given image, inside the caller's
+/// transaction.
+pub async fn create_from_png(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    owner: SealOwner,
+    kind: SealKind,
+    name: &str,
+    png: Vec<u8>,
+    certificate: Option<CertificateId>,
+) -> AppResult<Seal> {
+    let creator = match owner {
+        SealOwner::Person(user) => Some(user),
+        SealOwner::Enterprise(_) => None,
+    };
+    let file = store_png(conn, svc, name, png, creator).await?;
     let mut new = NewSeal {
         id: SealId::new(),
         enterprise_id: match owner {
@@ -119,7 +147,7 @@ pub async fn create(
         kind,
         name,
         image_file_id: file.id,
-        image_sha256: &sha256,
+        image_sha256: &file.sha256,
         certificate_id: certificate,
         valid_from: svc.clock.now(),
         record_signature: &[],
@@ -151,7 +179,11 @@ pub async fn verify_record(
 }
 
 /// A seal of the viewer's enterprise, for its ADMIN; NOT_FOUND otherwise.
-async fn admin_seal(conn: &mut AsyncPgConnection, viewer: &Viewer, id: SealId) -> AppResult<Seal> {
+pub(crate) async fn admin_seal(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: SealId,
+) -> AppResult<Seal> {
     let seal = Seal::lock(conn, id)
         .await?
         .ok_or(AppError::NotFound("seal"))?;
@@ -166,7 +198,7 @@ async fn admin_seal(conn: &mut AsyncPgConnection, viewer: &Viewer, id: SealId) -
     Ok(seal)
 }
 
-async fn record(
+pub(crate) async fn record(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     meta: &RequestMeta,

@@ -1,8 +1,6 @@
 //! Enterprise certification in GraphQL: the certification-order steps, the
 //! operator's review queue, and live order updates.
 
-use std::io::Read;
-
 use async_graphql::{
     Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription, Upload,
 };
@@ -299,20 +297,8 @@ pub struct StartCertificationInput {
 
 /// Reads an upload of at most 10 MB (one byte more tells it is larger).
 async fn read_upload(ctx: &Context<'_>, field: &str, upload: &Upload) -> Result<Material> {
-    let value = upload
-        .value(ctx)
-        .map_err(|_| AppError::bad_input(field, "the upload could not be read"))?;
-    let name = value.filename.clone();
-    let file = value.content;
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut bytes = Vec::new();
-        file.take(MAX_MATERIAL_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map(|_| bytes)
-    })
-    .await
-    .map_err(AppError::from)?
-    .map_err(|_| AppError::bad_input(field, "the upload could not be read"))?;
+    let (name, bytes) =
+        crate::graphql::context::read_upload(ctx, field, upload, MAX_MATERIAL_BYTES).await?;
     Ok(Material { name, bytes })
 }
 

@@ -56,3 +56,27 @@ pub fn parse_id<T: std::str::FromStr>(field: &str, id: &async_graphql::ID) -> Re
     id.parse()
         .map_err(|_| AppError::bad_input(field, "not a valid id"))
 }
+
+/// Reads an upload of at most `max` bytes (one byte more is read, so the
+/// caller can tell a larger one); (file name, bytes).
+pub async fn read_upload(
+    ctx: &Context<'_>,
+    field: &str,
+    upload: &async_graphql::Upload,
+    max: usize,
+) -> Result<(String, Vec<u8>), AppError> {
+    use std::io::Read;
+    let value = upload
+        .value(ctx)
+        .map_err(|_| AppError::bad_input(field, "the upload could not be read"))?;
+    let name = value.filename.clone();
+    let file = value.content;
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let bytes = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        file.take(limit).read_to_end(&mut bytes).map(|_| bytes)
+    })
+    .await?
+    .map_err(|_| AppError::bad_input(field, "the upload could not be read"))?;
+    Ok((name, bytes))
+}

@@ -1,7 +1,9 @@
 //! Enterprises in GraphQL: the enterprise space (`enterprise(id)`), search,
 //! join applications, members and their grants, business types, audit log.
 
-use async_graphql::{Context, Enum, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, Result, SimpleObject};
+
+use crate::graphql::loaders::{MemberSealsKey, MemberSealsLoader, load};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -70,16 +72,23 @@ impl From<ApplicationStatus> for enums::ApplicationStatus {
 /// A kind of business (劳动合同, 入职, ...): every template, task and archive
 /// belongs to one, and members see only the ones they are granted.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct BusinessType {
     id: ID,
-    name: String,
+    pub name: String,
+    #[graphql(skip)]
+    pub key: BusinessTypeId,
+    #[graphql(skip)]
+    pub enterprise: EnterpriseId,
 }
 
-impl From<(BusinessTypeId, String)> for BusinessType {
-    fn from((id, name): (BusinessTypeId, String)) -> Self {
+impl BusinessType {
+    pub fn new(enterprise: EnterpriseId, (id, name): (BusinessTypeId, String)) -> Self {
         Self {
             id: ID(id.to_string()),
             name,
+            key: id,
+            enterprise,
         }
     }
 }
@@ -192,7 +201,8 @@ impl Enterprise {
         for row in rows {
             let cursor = member_cursor(&row);
             // Grants are the ADMIN's business: a member sees only their own.
-            let business_types = if self.role != Role::Admin && row.user_id != viewer.user_id {
+            let grants_visible = self.role == Role::Admin || row.user_id == viewer.user_id;
+            let business_types = if !grants_visible {
                 Vec::new()
             } else {
                 all_types
@@ -201,7 +211,7 @@ impl Enterprise {
                         row.role == Role::Admin || grants.contains(&(row.user_id, *id))
                     })
                     .cloned()
-                    .map(Into::into)
+                    .map(|bt| BusinessType::new(self.row.id, bt))
                     .collect()
             };
             edges.push(MembershipEdge {
@@ -212,6 +222,9 @@ impl Enterprise {
                     role: row.role.into(),
                     business_types,
                     joined_at: row.joined_at,
+                    enterprise_id: self.row.id,
+                    user_id: row.user_id,
+                    grants_visible,
                 },
             });
         }
@@ -245,7 +258,10 @@ impl Enterprise {
         let viewer = ctx.viewer()?;
         let mut conn = ctx.conn().await?;
         let list = membership::visible_business_types(&mut conn, &viewer, self.row.id).await?;
-        Ok(list.into_iter().map(Into::into).collect())
+        Ok(list
+            .into_iter()
+            .map(|bt| BusinessType::new(self.row.id, bt))
+            .collect())
     }
 
     /// All seals for the ADMIN; the granted ones for a member.
@@ -356,6 +372,7 @@ fn decode_member_cursor(cursor: &str) -> Result<(DateTime<Utc>, UserId)> {
 
 /// A person's place in an enterprise.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Membership {
     user: User,
     enterprise: EnterprisePublic,
@@ -363,6 +380,36 @@ pub struct Membership {
     /// The business types granted to the member (all for the ADMIN).
     business_types: Vec<BusinessType>,
     joined_at: DateTime<Utc>,
+    #[graphql(skip)]
+    enterprise_id: EnterpriseId,
+    #[graphql(skip)]
+    user_id: UserId,
+    /// Grants are shown to the ADMIN and to the member themselves.
+    #[graphql(skip)]
+    grants_visible: bool,
+}
+
+#[ComplexObject]
+impl Membership {
+    /// The seals the member may use (all the enterprise's for the ADMIN).
+    async fn seals(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::seals::Seal>> {
+        if !self.grants_visible {
+            return Ok(Vec::new());
+        }
+        let key = MemberSealsKey {
+            enterprise: self.enterprise_id,
+            user: self.user_id,
+            admin: self.role == MemberRole::Admin,
+        };
+        let rows = load::<_, MemberSealsLoader>(ctx, key).await?;
+        Ok(rows
+            .iter()
+            .map(|row| crate::graphql::seals::Seal {
+                row: row.clone(),
+                managed: false,
+            })
+            .collect())
+    }
 }
 
 #[derive(SimpleObject)]
@@ -655,8 +702,14 @@ impl EnterprisesMutation {
             user: user_view(ctx, &users, member)?,
             enterprise: EnterprisePublic::from(&enterprise_row),
             role: row.role.into(),
-            business_types: granted.into_iter().map(Into::into).collect(),
+            business_types: granted
+                .into_iter()
+                .map(|bt| BusinessType::new(enterprise, bt))
+                .collect(),
             joined_at: row.joined_at,
+            enterprise_id: enterprise,
+            user_id: member,
+            grants_visible: true,
         })
     }
 
@@ -762,7 +815,7 @@ impl EnterprisesMutation {
             &name,
         )
         .await?;
-        Ok(created.into())
+        Ok(BusinessType::new(enterprise, created))
     }
 }
 
@@ -791,8 +844,14 @@ pub async fn memberships_of(ctx: &Context<'_>, user: UserId) -> Result<Vec<Membe
             user: user_view(ctx, &users, user)?,
             enterprise: enterprise.into(),
             role: row.role.into(),
-            business_types: granted.into_iter().map(Into::into).collect(),
+            business_types: granted
+                .into_iter()
+                .map(|bt| BusinessType::new(row.enterprise_id, bt))
+                .collect(),
             joined_at: row.joined_at,
+            enterprise_id: row.enterprise_id,
+            user_id: user,
+            grants_visible: true,
         });
     }
     Ok(out)

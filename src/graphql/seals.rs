@@ -1,18 +1,20 @@
 //! Seals and files in GraphQL.
 
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use crate::db::enums::{self, SealKind as Kind};
 use crate::db::files::StoredFile;
-use crate::db::ids::{EnterpriseId, SealId, UserId};
+use crate::db::ids::{CaptureId, EnterpriseId, SealId, UserId};
 use crate::db::seals::Seal as SealRow;
 use crate::db::users::User as UserRow;
+use crate::domain::seals::handwriting;
 use crate::domain::{files, seals};
 use crate::error::AppError;
 use crate::graphql::accounts::User;
 use crate::graphql::certification::SealKind;
-use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::context::{ContextExt, parse_id, read_upload};
+use crate::seal_uploads;
 
 /// A stored file; `url` serves it for ten minutes.
 pub struct File(pub StoredFile);
@@ -158,6 +160,15 @@ impl Seal {
     }
 }
 
+/// A link for capturing a handwritten signature on a phone.
+#[derive(SimpleObject)]
+pub struct SignatureCapture {
+    id: ID,
+    /// Goes into a QR code; the token rides in its fragment.
+    url: String,
+    expires_at: DateTime<Utc>,
+}
+
 #[derive(Default)]
 pub struct SealsMutation;
 
@@ -229,6 +240,94 @@ impl SealsMutation {
         )
         .await?;
         Ok(Seal { row, managed: true })
+    }
+
+    /// A new image for a seal: an uploaded scan of the enterprise's physical
+    /// seal (ADMIN only) or the viewer's own handwritten signature. PNG or
+    /// JPEG, at most 2 MB and 3000 px a side; a white background becomes
+    /// transparent. The seal's signed record follows the new image.
+    async fn replace_seal_image(
+        &self,
+        ctx: &Context<'_>,
+        seal_id: ID,
+        image: Upload,
+    ) -> Result<Seal> {
+        let viewer = ctx.viewer()?;
+        let id: SealId = parse_id("sealId", &seal_id)?;
+        let (_, bytes) = read_upload(ctx, "image", &image, seal_uploads::MAX_BYTES).await?;
+        let mut conn = ctx.conn().await?;
+        let row = seals::images::replace_image(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            id,
+            bytes,
+        )
+        .await?;
+        let managed = row.enterprise_id.is_some();
+        Ok(Seal { row, managed })
+    }
+
+    /// A one-time link (for a QR code) where the viewer's phone captures a
+    /// handwritten signature; valid ten minutes. `meUpdated` fires when the
+    /// signature arrives.
+    async fn start_signature_capture(&self, ctx: &Context<'_>) -> Result<SignatureCapture> {
+        let viewer = ctx.viewer()?;
+        let mut conn = ctx.conn().await?;
+        let started = handwriting::start_capture(&mut conn, &ctx.app().services(), &viewer).await?;
+        Ok(SignatureCapture {
+            id: ID(started.id.to_string()),
+            url: started.url,
+            expires_at: started.expires_at,
+        })
+    }
+
+    /// The phone's upload for a capture link: bound to the link's token, no
+    /// login. The signature replaces the person's previous one.
+    async fn submit_signature_capture(
+        &self,
+        ctx: &Context<'_>,
+        capture_id: ID,
+        token: String,
+        image: Upload,
+    ) -> Result<Seal> {
+        let id: CaptureId = parse_id("captureId", &capture_id)?;
+        let (_, bytes) = read_upload(ctx, "image", &image, seal_uploads::MAX_BYTES).await?;
+        let mut conn = ctx.conn().await?;
+        let row = handwriting::submit_capture(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            id,
+            &token,
+            bytes,
+        )
+        .await?;
+        Ok(Seal {
+            row,
+            managed: false,
+        })
+    }
+
+    /// The viewer's handwritten signature, uploaded directly; it replaces
+    /// the previous one.
+    async fn add_handwritten_signature(&self, ctx: &Context<'_>, image: Upload) -> Result<Seal> {
+        let viewer = ctx.viewer()?;
+        let (_, bytes) = read_upload(ctx, "image", &image, seal_uploads::MAX_BYTES).await?;
+        let mut conn = ctx.conn().await?;
+        let row = handwriting::add_handwritten(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            bytes,
+        )
+        .await?;
+        Ok(Seal {
+            row,
+            managed: false,
+        })
     }
 
     async fn revoke_seal_grant(&self, ctx: &Context<'_>, seal_id: ID, user_id: ID) -> Result<Seal> {

@@ -10,39 +10,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::helpers::flows::{
-    approve_order, certified, reviewing_order, reviewing_order_for, submit_order,
+    approve_order, certified, member, reviewing_order, reviewing_order_for, submit_order,
 };
-use crate::helpers::test_app::{PASSWORD, Person, error_code};
+use crate::helpers::test_app::{PASSWORD, error_code};
 
 const SPACE: &str = "query($e: ID!) { enterprise(id: $e) { name status viewerRole seals { id kind name status } certificates { id subject status expiringSoon } } }";
-
-async fn member(t: &TestApp, admin: &Person, enterprise: &str, phone: &str, id: &str) -> Person {
-    t.app.clock.advance(TimeDelta::seconds(61));
-    let person = t.verified_person(phone, id).await;
-    let r = t
-        .gql_as(
-            &person.token,
-            "mutation($e: ID!) { applyToJoinEnterprise(enterpriseId: $e, reason: \"入职\") { id } }",
-            json!({ "e": enterprise }),
-        )
-        .await;
-    let application = r["data"]["applyToJoinEnterprise"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{r}"))
-        .to_owned();
-    let r = t
-        .gql_as(
-            &admin.token,
-            "mutation($a: ID!) { reviewJoinApplication(id: $a, approve: true) { status } }",
-            json!({ "a": application }),
-        )
-        .await;
-    assert_eq!(
-        r["data"]["reviewJoinApplication"]["status"], "APPROVED",
-        "{r}"
-    );
-    person
-}
 
 fn order_id(r: &Value, field: &str) -> String {
     r["data"][field]["id"]
@@ -67,6 +39,7 @@ async fn a_name_change_voids_the_seals_until_recertification_is_approved() {
         &c.enterprise,
         "13800003102",
         "110101199003071233",
+        json!([]),
     )
     .await;
     let space = t
@@ -231,6 +204,7 @@ async fn a_member_takes_over_the_admin_role_with_the_legal_representatives_autho
         &c.enterprise,
         "13800003202",
         "110101199003071233",
+        json!([]),
     )
     .await;
     let outsider = {
@@ -334,6 +308,7 @@ async fn renewal_issues_a_new_certificate_and_rebinds_the_seals() {
         &c.enterprise,
         "13800003302",
         "110101199003071233",
+        json!([]),
     )
     .await;
     let space = t

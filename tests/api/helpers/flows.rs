@@ -141,3 +141,26 @@ pub async fn approve_order(t: &TestApp, operator: &Person, id: &str) -> Value {
     )
     .await
 }
+
+/// A verified person (with this resident ID) who joined the enterprise,
+/// approved by its ADMIN with `seal_ids` granted.
+pub async fn member(
+    t: &TestApp,
+    admin: &Person,
+    enterprise: &str,
+    phone: &str,
+    id_number: &str,
+    seal_ids: Value,
+) -> Person {
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let person = t.verified_person(phone, id_number).await;
+    let r = t
+        .gql_as(&person.token, "mutation($e: ID!) { applyToJoinEnterprise(enterpriseId: $e, reason: \"员工\") { id } }", json!({ "e": enterprise }))
+        .await;
+    let application = ok(&r, "applyToJoinEnterprise")["id"].clone();
+    let r = t
+        .gql_as(&admin.token, "mutation($a: ID!, $s: [ID!]) { reviewJoinApplication(id: $a, approve: true, sealIds: $s) { status } }", json!({ "a": application, "s": seal_ids }))
+        .await;
+    assert_eq!(ok(&r, "reviewJoinApplication")["status"], "APPROVED");
+    person
+}

@@ -163,7 +163,8 @@ impl TestApp {
             .await
     }
 
-    /// POSTs a GraphQL multipart request: `files` are (variable name, file name, bytes).
+    /// POSTs a GraphQL multipart request: `files` are (variable name, file name, bytes);
+    /// an empty `token` sends it anonymously.
     pub async fn gql_upload(
         &self,
         token: &str,
@@ -201,15 +202,17 @@ impl TestApp {
             );
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post("/graphql")
+        let mut request = Request::post("/graphql")
             .header(
                 "content-type",
                 format!("multipart/form-data; boundary={boundary}"),
             )
-            .header("apollo-require-preflight", "true")
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::from(body))
-            .expect("request");
+            .header("apollo-require-preflight", "true");
+        // An empty token sends the request without logging in.
+        if !token.is_empty() {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Body::from(body)).expect("request");
         let (_, _, bytes) = self.request(request).await;
         serde_json::from_slice(&bytes).expect("json response")
     }
