@@ -28,6 +28,49 @@ impl StoredFile {
             .await
     }
 
+    /// Deletes the rows of `ids` that no certification order refers to;
+    /// their blobs stay for the store's garbage collection.
+    pub async fn delete_unreferenced(
+        conn: &mut AsyncPgConnection,
+        ids: &[FileId],
+    ) -> QueryResult<usize> {
+        use crate::db::schema::certificate_orders as orders;
+        let referenced = orders::table
+            .filter(
+                orders::authorization_letter_id
+                    .eq_any(ids)
+                    .or(orders::business_license_id.eq_any(ids))
+                    .or(orders::handler_id_front_id.eq_any(ids))
+                    .or(orders::handler_id_back_id.eq_any(ids)),
+            )
+            .select((
+                orders::authorization_letter_id,
+                orders::business_license_id,
+                orders::handler_id_front_id,
+                orders::handler_id_back_id,
+            ))
+            .load::<(
+                Option<FileId>,
+                Option<FileId>,
+                Option<FileId>,
+                Option<FileId>,
+            )>(conn)
+            .await?;
+        let in_use: Vec<FileId> = referenced
+            .into_iter()
+            .flat_map(|(a, b, c, d)| [a, b, c, d])
+            .flatten()
+            .collect();
+        let free: Vec<FileId> = ids
+            .iter()
+            .filter(|id| !in_use.contains(id))
+            .copied()
+            .collect();
+        diesel::delete(files::table.filter(files::id.eq_any(free)))
+            .execute(conn)
+            .await
+    }
+
     pub async fn insert(
         conn: &mut AsyncPgConnection,
         sha256: &str,

@@ -4,7 +4,8 @@
 //! DRAFT -> (confirm) AWAITING_AUTHORIZATION -> (authorization code)
 //! AWAITING_MATERIALS -> (materials) AWAITING_CONFIRMATION -> (handler code)
 //! REVIEWING -> (operator) APPROVED | REJECTED -> (corrected materials)
-//! REVIEWING. Any state but APPROVED and REVOKED may be revoked.
+//! REVIEWING. Any state but APPROVED and REVOKED may be revoked; revoking a
+//! new enterprise's application deletes the never-certified enterprise.
 
 pub mod approve;
 pub mod authorize;
@@ -17,7 +18,7 @@ pub mod start;
 use diesel_async::AsyncPgConnection;
 
 use crate::db::certificate_orders::{CertificateOrder, OrderChanges};
-use crate::db::enums::{OrderStatus, PlatformRole};
+use crate::db::enums::{OrderKind, OrderStatus, PlatformRole};
 use crate::db::ids::{OrderId, UserId};
 use crate::db::platform_roles::PlatformRoles;
 use crate::domain::{Services, Viewer, audit};
@@ -93,13 +94,18 @@ async fn transition_by(
     changes: &OrderChanges<'_>,
 ) -> AppResult<CertificateOrder> {
     let moved = CertificateOrder::transition(conn, order.id, to, changes, svc.clock.now()).await?;
+    // A new enterprise's application is on the platform's chain until its
+    // approval opens the enterprise's own.
+    let chain = (order.kind != OrderKind::New || to == OrderStatus::Approved)
+        .then_some(order.enterprise_id.0);
     let entry = audit::Entry {
-        enterprise: Some(order.enterprise_id.0),
+        enterprise: chain,
         actor,
         action: "certificate_order.transition",
         target_type: "certificate_order",
         target_id: Some(order.id.to_string()),
         details: serde_json::json!({
+            "enterprise": order.enterprise_id.to_string(),
             "kind": order.kind.as_str(),
             "from": order.status.as_str(),
             "to": to.as_str(),

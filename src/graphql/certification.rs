@@ -477,7 +477,10 @@ impl CertificationMutation {
         CertificateOrder::load(ctx, order).await
     }
 
-    /// Withdraws the application in any state before approval.
+    /// Withdraws the application in any state before approval. A new
+    /// enterprise's application is then cleared: the order, the
+    /// never-certified enterprise and its materials are deleted (the audit
+    /// log keeps the history).
     async fn revoke_certificate_order(
         &self,
         ctx: &Context<'_>,
@@ -486,7 +489,7 @@ impl CertificationMutation {
         let viewer = ctx.viewer()?;
         let id = parse_id("orderId", &order_id)?;
         let mut conn = ctx.conn().await?;
-        let order = review::revoke(
+        let revoked = review::revoke(
             &mut conn,
             &ctx.app().services(),
             &ctx.request().meta,
@@ -494,8 +497,11 @@ impl CertificationMutation {
             id,
         )
         .await?;
-        drop(conn);
-        CertificateOrder::load(ctx, order).await
+        // The enterprise may be gone with the order: show it as it was.
+        Ok(CertificateOrder {
+            enterprise: (&revoked.enterprise).into(),
+            order: revoked.order,
+        })
     }
 
     /// Asks the CA for news on an order under review (a job does the same

@@ -2,6 +2,8 @@
 //! operator's review, live updates over a WebSocket, and refused steps.
 
 use chrono::TimeDelta;
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -455,6 +457,8 @@ async fn an_order_can_be_revoked_before_approval() {
         r["data"]["revokeCertificateOrder"]["status"], "REVOKED",
         "{r}"
     );
+    // The application is cleared: order and never-certified enterprise are
+    // gone, and the platform's audit log keeps what happened.
     let r = step(
         &t,
         &applicant.token,
@@ -463,7 +467,30 @@ async fn an_order_can_be_revoked_before_approval() {
         json!({ "o": id }),
     )
     .await;
-    assert_eq!(error_code(&r), "CONFLICT");
+    assert_eq!(error_code(&r), "NOT_FOUND");
+    let mine = t
+        .gql_as(
+            &applicant.token,
+            "{ me { certificationOrders { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        mine["data"]["me"]["certificationOrders"],
+        json!([]),
+        "{mine}"
+    );
+    let mut conn = t.conn().await;
+    let enterprise: uuid::Uuid = order["enterprise"]["id"].as_str().unwrap().parse().unwrap();
+    let left: i64 = yuyunqian::db::schema::enterprises::table
+        .filter(yuyunqian::db::schema::enterprises::id.eq(enterprise))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
+    assert!(report.first_broken.is_none(), "the chains still verify");
 }
 
 #[tokio::test(flavor = "multi_thread")]

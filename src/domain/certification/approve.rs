@@ -83,10 +83,20 @@ pub async fn new_enterprise(
     )
     .await?;
     Memberships::add(conn, enterprise.id, order.applicant_id, MemberRole::Admin).await?;
-    create_seals(conn, svc, order, enterprise).await?;
+    let seals = create_seals(conn, svc, order, enterprise).await?;
     for name in DEFAULT_BUSINESS_TYPES {
         BusinessTypes::add(conn, enterprise.id, name).await?;
     }
+    let details = serde_json::json!({
+        "certificate": certificate.serial_hex,
+        "admin": order.applicant_id.to_string(),
+        "createdSeals": seals
+            .iter()
+            .map(|s| serde_json::json!({ "id": s.id.to_string(), "kind": s.kind.as_str() }))
+            .collect::<Vec<_>>(),
+        "businessTypes": DEFAULT_BUSINESS_TYPES,
+    });
+    record(conn, svc, order, "enterprise.certify", details).await?;
     Ok((
         Some(certificate.id),
         texts::order_approved_sms(&enterprise.name),

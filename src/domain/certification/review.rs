@@ -5,7 +5,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::certificate_orders::{CertificateOrder, OrderChanges};
 use crate::db::enterprises::Enterprise;
-use crate::db::enums::{OrderKind, OrderStatus, PlatformRole};
+use crate::db::enums::{EnterpriseStatus, OrderKind, OrderStatus, PlatformRole};
+use crate::db::files::StoredFile;
 use crate::db::ids::{OrderId, UserId};
 use crate::db::outbox::{EmailMessage, SmsMessage};
 use crate::db::users::User;
@@ -142,6 +143,13 @@ pub async fn decide(
     Ok(approved)
 }
 
+/// A withdrawn order, with the enterprise as it was (a new enterprise's
+/// application takes the never-certified enterprise with it).
+pub struct Revoked {
+    pub order: CertificateOrder,
+    pub enterprise: Enterprise,
+}
+
 /// Withdraws an application in any state before approval.
 pub async fn revoke(
     conn: &mut AsyncPgConnection,
@@ -149,7 +157,7 @@ pub async fn revoke(
     meta: &RequestMeta,
     viewer: &Viewer,
     id: OrderId,
-) -> AppResult<CertificateOrder> {
+) -> AppResult<Revoked> {
     conn.transaction(async |conn| {
         let order = lock_own(conn, viewer, id).await?;
         require_status(
@@ -163,7 +171,8 @@ pub async fn revoke(
                 OrderStatus::Rejected,
             ],
         )?;
-        transition(
+        let enterprise = Enterprise::lock(conn, order.enterprise_id).await?;
+        let revoked = transition(
             conn,
             svc,
             viewer,
@@ -172,7 +181,26 @@ pub async fn revoke(
             OrderStatus::Revoked,
             &OrderChanges::default(),
         )
-        .await
+        .await?;
+        if order.kind == OrderKind::New && enterprise.status == EnterpriseStatus::Certifying {
+            // The order goes with the enterprise (ON DELETE CASCADE), then
+            // the metadata of its materials; the audit rows stay.
+            Enterprise::delete_uncertified(conn, enterprise.id).await?;
+            let materials: Vec<_> = [
+                order.authorization_letter_id,
+                order.business_license_id,
+                order.handler_id_front_id,
+                order.handler_id_back_id,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            StoredFile::delete_unreferenced(conn, &materials).await?;
+        }
+        Ok(Revoked {
+            order: revoked,
+            enterprise,
+        })
     })
     .await
 }

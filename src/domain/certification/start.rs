@@ -352,13 +352,19 @@ pub async fn start(
                 },
             )
             .await?;
+            // The platform's chain: the enterprise's own begins with its
+            // approval (a revoked application leaves no enterprise behind).
             let entry = crate::domain::audit::Entry {
-                enterprise: Some(enterprise.id.0),
+                enterprise: None,
                 actor: Some(viewer.user_id),
                 action: "certificate_order.start",
                 target_type: "certificate_order",
                 target_id: Some(order.id.to_string()),
-                details: serde_json::json!({ "method": input.method.as_str(), "uscc": c.uscc }),
+                details: serde_json::json!({
+                    "enterprise": enterprise.id.to_string(),
+                    "method": input.method.as_str(),
+                    "uscc": c.uscc,
+                }),
                 client_ip: Some(&meta.client_ip),
             };
             crate::domain::audit::record(conn, svc, entry).await?;
