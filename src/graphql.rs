@@ -53,10 +53,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 pub fn build_schema(app: &App) -> AppSchema {
     let limits = &app.config.limits;
-    let mut builder = builder()
+    let mut builder = loaders::register(builder(), &app.pool)
         .data(app.clone())
-        .data(loaders::fields_loader(app.pool.clone()))
-        .data(loaders::member_seals_loader(app.pool.clone()))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)

@@ -208,39 +208,10 @@ pub fn square_seal(name: &str) -> Result<Vec<u8>, SealImageError> {
         4..=12 => {}
         _ => return Err(SealImageError::TextLength { max: 12 }),
     }
-    if chars.len() > 4 {
-        return square_seal_grid(&chars);
-    }
-    let face = face()?;
-    let s = SIZE as f32;
-    let mut pixmap = Pixmap::new(SIZE, SIZE).ok_or(SealImageError::Drawing)?;
-    let border =
-        Rect::from_xywh(s * 0.04, s * 0.04, s * 0.92, s * 0.92).ok_or(SealImageError::Drawing)?;
-    let stroke = Stroke {
-        width: s * 0.05,
-        ..Stroke::default()
-    };
-    pixmap.stroke_path(
-        &PathBuilder::from_rect(border),
-        &red(),
-        &stroke,
-        Transform::identity(),
-        None,
-    );
-    let cell = s * 0.4;
-    let positions = [
-        (s * 0.72, s * 0.29),
-        (s * 0.72, s * 0.71),
-        (s * 0.28, s * 0.29),
-        (s * 0.28, s * 0.71),
-    ];
-    for (ch, at) in chars.iter().zip(positions) {
-        draw_char(&mut pixmap, &face, *ch, at, (cell, cell), 0.0)?;
-    }
-    png(&pixmap)
+    square_seal_grid(&chars)
 }
 
-/// Names of 5 to 12 characters: two columns of as many rows as needed.
+/// 4 to 12 characters in two columns of as many rows as needed.
 fn square_seal_grid(chars: &[char]) -> Result<Vec<u8>, SealImageError> {
     let face = face()?;
     let s = SIZE as f32;

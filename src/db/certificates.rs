@@ -110,6 +110,17 @@ impl Certificate {
             .await
     }
 
+    pub async fn find_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[CertificateId],
+    ) -> QueryResult<Vec<Certificate>> {
+        certificates::table
+            .filter(certificates::id.eq_any(ids))
+            .select(Certificate::as_select())
+            .load(conn)
+            .await
+    }
+
     pub async fn find_optional(
         conn: &mut AsyncPgConnection,
         id: CertificateId,

@@ -28,6 +28,17 @@ impl StoredFile {
             .await
     }
 
+    pub async fn find_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[FileId],
+    ) -> QueryResult<Vec<StoredFile>> {
+        files::table
+            .filter(files::id.eq_any(ids))
+            .select(StoredFile::as_select())
+            .load(conn)
+            .await
+    }
+
     /// Deletes the rows of `ids` that no certification order refers to;
     /// their blobs stay for the store's garbage collection.
     pub async fn delete_unreferenced(

@@ -251,6 +251,19 @@ impl Seal {
             .map(drop)
     }
 
+    /// (seal, user) for every grant of `seals`.
+    pub async fn grantees_of(
+        conn: &mut AsyncPgConnection,
+        seals: &[SealId],
+    ) -> QueryResult<Vec<(SealId, UserId)>> {
+        seal_grants::table
+            .filter(seal_grants::seal_id.eq_any(seals))
+            .order(seal_grants::granted_at.asc())
+            .select((seal_grants::seal_id, seal_grants::user_id))
+            .load(conn)
+            .await
+    }
+
     pub async fn grantees(conn: &mut AsyncPgConnection, id: SealId) -> QueryResult<Vec<UserId>> {
         seal_grants::table
             .filter(seal_grants::seal_id.eq(id))

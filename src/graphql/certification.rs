@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::events::Event;
 use crate::graphql::certificates::Certificate;
 use crate::graphql::context::{ContextExt, parse_id};
+use crate::graphql::loaders::{CertificatesLoader, load};
 
 /// Where an enterprise stands with certification.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -244,10 +245,7 @@ impl CertificateOrder {
         let Some(id) = self.order.certificate_id else {
             return Ok(None);
         };
-        let mut conn = ctx.conn().await?;
-        let certificate = crate::db::certificates::Certificate::find(&mut conn, id)
-            .await
-            .map_err(AppError::from)?;
+        let certificate = load::<_, CertificatesLoader>(ctx, id).await?;
         Ok(Some(Certificate(certificate)))
     }
 

@@ -9,15 +9,93 @@ use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader, NoCache};
 
 use crate::db::DbPool;
+use crate::db::certificates::Certificate;
 use crate::db::field_definitions::FieldDefinition;
-use crate::db::ids::{EnterpriseId, UserId};
+use crate::db::files::StoredFile;
+use crate::db::ids::{CertificateId, EnterpriseId, FileId, SealId, UserId};
 use crate::db::seals::Seal;
+use crate::db::users::User;
 use crate::error::AppError;
 
 type LoadError = Arc<anyhow::Error>;
 
 fn load_error(error: impl Into<anyhow::Error>) -> LoadError {
     Arc::new(error.into())
+}
+
+async fn connection(pool: &DbPool) -> Result<crate::db::PooledConn, LoadError> {
+    pool.get()
+        .await
+        .map_err(|e| load_error(anyhow::anyhow!("database pool: {e}")))
+}
+
+/// Stored files by id (seal images and other attachments).
+pub struct FilesLoader {
+    pool: DbPool,
+}
+
+impl Loader<FileId> for FilesLoader {
+    type Value = StoredFile;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[FileId]) -> Result<HashMap<FileId, StoredFile>, Self::Error> {
+        let mut conn = connection(&self.pool).await?;
+        let rows = StoredFile::find_many(&mut conn, keys)
+            .await
+            .map_err(load_error)?;
+        Ok(rows.into_iter().map(|f| (f.id, f)).collect())
+    }
+}
+
+/// Certificates by id.
+pub struct CertificatesLoader {
+    pool: DbPool,
+}
+
+impl Loader<CertificateId> for CertificatesLoader {
+    type Value = Certificate;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[CertificateId],
+    ) -> Result<HashMap<CertificateId, Certificate>, Self::Error> {
+        let mut conn = connection(&self.pool).await?;
+        let rows = Certificate::find_many(&mut conn, keys)
+            .await
+            .map_err(load_error)?;
+        Ok(rows.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// The members a seal is granted to.
+pub struct GranteesLoader {
+    pool: DbPool,
+}
+
+impl Loader<SealId> for GranteesLoader {
+    type Value = Arc<Vec<User>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[SealId]) -> Result<HashMap<SealId, Self::Value>, Self::Error> {
+        let mut conn = connection(&self.pool).await?;
+        let pairs = Seal::grantees_of(&mut conn, keys)
+            .await
+            .map_err(load_error)?;
+        let ids: Vec<UserId> = pairs.iter().map(|(_, user)| *user).collect();
+        let users = User::find_many(&mut conn, &ids).await.map_err(load_error)?;
+        Ok(keys
+            .iter()
+            .map(|seal| {
+                let granted = pairs
+                    .iter()
+                    .filter(|(s, _)| s == seal)
+                    .filter_map(|(_, user)| users.iter().find(|u| u.id == *user).cloned())
+                    .collect();
+                (*seal, Arc::new(granted))
+            })
+            .collect())
+    }
 }
 
 /// The field catalogue plus an enterprise's custom fields.
@@ -33,11 +111,7 @@ impl Loader<EnterpriseId> for FieldsLoader {
         &self,
         keys: &[EnterpriseId],
     ) -> Result<HashMap<EnterpriseId, Self::Value>, Self::Error> {
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| load_error(anyhow::anyhow!("database pool: {e}")))?;
+        let mut conn = connection(&self.pool).await?;
         let rows = FieldDefinition::catalogue_and_custom(&mut conn, keys)
             .await
             .map_err(load_error)?;
@@ -76,11 +150,7 @@ impl Loader<MemberSealsKey> for MemberSealsLoader {
         &self,
         keys: &[MemberSealsKey],
     ) -> Result<HashMap<MemberSealsKey, Self::Value>, Self::Error> {
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| load_error(anyhow::anyhow!("database pool: {e}")))?;
+        let mut conn = connection(&self.pool).await?;
         let admin_of: Vec<EnterpriseId> = keys
             .iter()
             .filter(|k| k.admin)
@@ -118,12 +188,38 @@ impl Loader<MemberSealsKey> for MemberSealsLoader {
     }
 }
 
-pub fn fields_loader(pool: DbPool) -> DataLoader<FieldsLoader, NoCache> {
-    DataLoader::with_cache(FieldsLoader { pool }, tokio::spawn, NoCache)
-}
-
-pub fn member_seals_loader(pool: DbPool) -> DataLoader<MemberSealsLoader, NoCache> {
-    DataLoader::with_cache(MemberSealsLoader { pool }, tokio::spawn, NoCache)
+/// Adds every loader to the schema's data.
+pub fn register<Q, M, S>(
+    builder: async_graphql::SchemaBuilder<Q, M, S>,
+    pool: &DbPool,
+) -> async_graphql::SchemaBuilder<Q, M, S> {
+    let pool = || pool.clone();
+    builder
+        .data(DataLoader::with_cache(
+            FieldsLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
+        .data(DataLoader::with_cache(
+            MemberSealsLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
+        .data(DataLoader::with_cache(
+            FilesLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
+        .data(DataLoader::with_cache(
+            CertificatesLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
+        .data(DataLoader::with_cache(
+            GranteesLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
 }
 
 /// Loads through the schema's loader of type `L`.

@@ -7,13 +7,12 @@ use crate::db::enums::{self, SealKind as Kind};
 use crate::db::files::StoredFile;
 use crate::db::ids::{CaptureId, EnterpriseId, SealId, UserId};
 use crate::db::seals::Seal as SealRow;
-use crate::db::users::User as UserRow;
 use crate::domain::seals::handwriting;
 use crate::domain::{files, seals};
-use crate::error::AppError;
 use crate::graphql::accounts::User;
 use crate::graphql::certification::SealKind;
 use crate::graphql::context::{ContextExt, parse_id, read_upload};
+use crate::graphql::loaders::{FilesLoader, GranteesLoader, load};
 use crate::seal_uploads;
 
 /// A stored file; `url` serves it for ten minutes.
@@ -129,11 +128,9 @@ impl Seal {
 
     /// The seal's image (PNG with a transparent background).
     async fn image(&self, ctx: &Context<'_>) -> Result<File> {
-        let mut conn = ctx.conn().await?;
-        let file = StoredFile::find(&mut conn, self.row.image_file_id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(File(file))
+        Ok(File(
+            load::<_, FilesLoader>(ctx, self.row.image_file_id).await?,
+        ))
     }
 
     /// Members who may use the seal; shown to the ADMIN only (empty otherwise).
@@ -141,17 +138,11 @@ impl Seal {
         if !self.managed {
             return Ok(Vec::new());
         }
-        let mut conn = ctx.conn().await?;
-        let ids: Vec<UserId> = SealRow::grantees(&mut conn, self.row.id)
-            .await
-            .map_err(AppError::from)?;
-        let users = UserRow::find_many(&mut conn, &ids)
-            .await
-            .map_err(AppError::from)?;
+        let users = load::<_, GranteesLoader>(ctx, self.row.id).await?;
         let viewer = ctx.request().viewer.map(|v| v.user_id);
         Ok(users
-            .into_iter()
-            .map(|u| User::seen_by(u, viewer))
+            .iter()
+            .map(|u| User::seen_by(u.clone(), viewer))
             .collect())
     }
 

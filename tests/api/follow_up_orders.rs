@@ -408,6 +408,27 @@ async fn the_admin_is_reminded_weekly_while_the_certificate_nears_expiry() {
             .await
             .unwrap()
     };
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            "mutation { changeEmail(email: \"admin@example.com\") { email } }",
+            json!({}),
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let reminder_emails = async || -> i64 {
+        use diesel::{ExpressionMethods, QueryDsl};
+        use diesel_async::RunQueryDsl;
+        use yuyunqian::db::schema::email_outbox;
+        let mut conn = t.conn().await;
+        email_outbox::table
+            .filter(email_outbox::recipient.eq("admin@example.com"))
+            .filter(email_outbox::subject.eq("豫云签：企业数字证书即将到期"))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    };
     assert_eq!(remind().await, 0, "a fresh certificate needs no reminder");
     let before = t.sms_count(&c.admin.phone).await;
 
@@ -424,6 +445,7 @@ async fn the_admin_is_reminded_weekly_while_the_certificate_nears_expiry() {
     t.app.clock.advance(TimeDelta::days(2));
     assert_eq!(remind().await, 1);
     assert_eq!(t.sms_count(&c.admin.phone).await, before + 2);
+    assert_eq!(reminder_emails().await, 2);
 
     // The certificate shows as expiring soon (a new login: the old session ended).
     let (captcha, answer) = t.solved_captcha().await;
