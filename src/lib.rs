@@ -13,6 +13,7 @@ pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod notify;
+pub mod pdf;
 pub mod pki;
 pub mod seal_images;
 pub mod seal_uploads;

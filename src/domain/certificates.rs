@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::pki::ca::{self, CaError, CaMaterial, RevokedEntry, SubjectInfo};
 
 const PLATFORM_KEY_CONTEXT: &[u8] = b"platform_keys.private_key";
-const CERTIFICATE_KEY_CONTEXT: &[u8] = b"certificates.private_key";
+pub(crate) const CERTIFICATE_KEY_CONTEXT: &[u8] = b"certificates.private_key";
 /// How long a CRL stays current; clients fetch a new one after that.
 const CRL_VALIDITY: TimeDelta = TimeDelta::hours(24);
 
@@ -119,7 +119,7 @@ async fn load(
     Ok(Some(CaMaterial { cert, key }))
 }
 
-async fn require(
+pub(crate) async fn require(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     purpose: KeyPurpose,

@@ -19,6 +19,7 @@ mod hardening;
 mod membership;
 mod migrations;
 mod outbox;
+mod pades;
 mod pki;
 mod real_name;
 mod schema;

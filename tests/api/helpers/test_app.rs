@@ -357,11 +357,32 @@ impl TestApp {
     }
 
     /// Serves the router on a real socket; the server stops when the app shuts down.
+    /// An app served on a real socket whose public base URL is that
+    /// socket, so that URLs it issues (CRL distribution points, file links)
+    /// work for outside tools.
+    pub async fn serving() -> (Self, SocketAddr) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let t = Self::with_config(|config| {
+            config.public_base_url = Some(format!("http://{addr}"));
+        })
+        .await;
+        t.serve_on(listener);
+        (t, addr)
+    }
+
     pub async fn serve(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        self.serve_on(listener);
+        addr
+    }
+
+    fn serve_on(&self, listener: tokio::net::TcpListener) {
         let router = self.router.clone();
         let shutdown = self.app.shutdown.clone();
         tokio::spawn(async move {
@@ -372,7 +393,6 @@ impl TestApp {
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
         });
-        addr
     }
 }
 

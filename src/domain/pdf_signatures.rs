@@ -1,0 +1,115 @@
+//! PAdES signatures made with keys the platform holds: the signer's cloud
+//! certificate signs, the platform TSA stamps the signature (B-T). If the
+//! timestamp cannot be had, nothing is signed.
+
+use diesel_async::AsyncPgConnection;
+use openssl::pkey::PKey;
+
+use crate::db::certificates::Certificate;
+use crate::db::enums::{KeyAlgorithm, KeyPurpose};
+use crate::db::ids::CertificateId;
+use crate::domain::Services;
+use crate::domain::certificates::{CERTIFICATE_KEY_CONTEXT, require};
+use crate::error::{AppError, AppResult};
+use crate::pdf::PdfError;
+use crate::pdf::input::{self, Limits};
+use crate::pdf::sign::{self, Appearance, DEFAULT_RESERVED, FieldSpec, SignatureKind};
+use crate::pki::cms::{self, Cert, ID_DATA, SignerParts};
+use crate::pki::tsa::{self, Tsa};
+
+/// Where the signature goes and what it shows.
+pub struct Placement {
+    pub field_name: String,
+    /// 0-based page.
+    pub page: usize,
+    pub appearance: Option<Appearance>,
+}
+
+fn pdf_error(error: PdfError) -> AppError {
+    match error {
+        PdfError::Unreadable(_) | PdfError::Structure(_) | PdfError::SignatureTooLarge { .. } => {
+            AppError::internal(anyhow::anyhow!("signing: {error}"))
+        }
+        refused => AppError::bad_input("file", refused),
+    }
+}
+
+fn der_of(cert: &openssl::x509::X509) -> AppResult<Cert> {
+    let der = cert.to_der().map_err(AppError::internal)?;
+    Cert::from_der(&der).map_err(AppError::internal)
+}
+
+/// Signs `pdf` in a new revision with the cloud certificate `certificate`,
+/// with a signature timestamp from the platform TSA.
+pub async fn sign(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    pdf: Vec<u8>,
+    certificate: CertificateId,
+    placement: Placement,
+) -> AppResult<Vec<u8>> {
+    let certificate = Certificate::find(conn, certificate).await?;
+    if certificate.revoked_at.is_some() || certificate.not_after <= svc.clock.now() {
+        return Err(AppError::Conflict(
+            "the signer's certificate is revoked or expired".into(),
+        ));
+    }
+    if certificate.algorithm != KeyAlgorithm::EcdsaP256 {
+        return Err(AppError::Conflict(
+            "SM2 certificates cannot sign PDF documents yet".into(),
+        ));
+    }
+    let sealed = certificate.private_key_enc.as_deref().ok_or_else(|| {
+        AppError::Conflict("a UKey certificate signs on its key, not here".into())
+    })?;
+    let pkcs8 = svc
+        .keys
+        .open(sealed, CERTIFICATE_KEY_CONTEXT)
+        .map_err(AppError::internal)?;
+    let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
+    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
+    let tsa_material = require(conn, svc, KeyPurpose::Tsa).await?;
+    let signer = Cert::from_der(&certificate.certificate_der).map_err(AppError::internal)?;
+    let chain = vec![der_of(&issuing.cert)?];
+    let tsa_cert = der_of(&tsa_material.cert)?;
+    let now = svc.clock.now();
+    tokio::task::spawn_blocking(move || {
+        let document = input::load(&pdf, &Limits::default()).map_err(pdf_error)?;
+        let spec = FieldSpec {
+            name: &placement.field_name,
+            page: placement.page,
+            kind: SignatureKind::Cades { signing_time: now },
+            appearance: placement.appearance,
+        };
+        let prepared =
+            sign::prepare(&pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
+        drop(document);
+        let digest = prepared.digest().map_err(pdf_error)?;
+        let attributes =
+            cms::signed_attributes(ID_DATA, &digest, &signer).map_err(AppError::internal)?;
+        let to_sign = cms::to_be_signed(&attributes).map_err(AppError::internal)?;
+        let signature = cms::sign_ecdsa_sha256(&key, &to_sign).map_err(AppError::internal)?;
+        let imprint = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signature)
+            .map_err(AppError::internal)?;
+        let tsa = Tsa {
+            cert: &tsa_cert,
+            chain: &chain,
+            key: &tsa_material.key,
+        };
+        let token = tsa::issue_token(&tsa, &imprint, now, None).map_err(AppError::internal)?;
+        let cms = cms::signed_data(
+            ID_DATA,
+            None,
+            SignerParts {
+                signer: &signer,
+                chain: &chain,
+                signed_attributes: attributes,
+                signature,
+                timestamp_token: Some(token),
+            },
+        )
+        .map_err(AppError::internal)?;
+        prepared.embed(&cms).map_err(pdf_error)
+    })
+    .await?
+}

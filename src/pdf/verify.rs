@@ -1,0 +1,2 @@
+//! The report on every signature of a document (work in progress: see the
+//! issue note).

@@ -1,0 +1,99 @@
+//! The platform's timestamping authority (RFC 3161): tokens over a SHA-256
+//! imprint, signed with the TSA certificate, the time from the caller's
+//! clock, random 127-bit serial numbers.
+
+use chrono::{DateTime, Utc};
+use const_oid::ObjectIdentifier;
+use der::asn1::{GeneralizedTime, Int, OctetString};
+use der::{Any, Decode, Encode};
+use openssl::hash::{MessageDigest, hash};
+use openssl::pkey::{PKeyRef, Private};
+use x509_cert::spki::AlgorithmIdentifier;
+use x509_tsp::{Accuracy, MessageImprint, TspVersion, TstInfo};
+
+use crate::pki::cms::{
+    self, Cert, CmsError, ID_CT_TST_INFO, ID_SHA256, SignerParts, signed_attributes,
+};
+
+/// The policy under which the platform TSA issues tokens. An OID of the
+/// platform operator's own arc belongs here before production use; this one
+/// names the policy uniquely within the platform.
+pub const POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.59541.1.1");
+
+pub struct Tsa<'a> {
+    pub cert: &'a Cert,
+    /// The CA certificates above the TSA certificate, embedded in tokens.
+    pub chain: &'a [Cert],
+    pub key: &'a PKeyRef<Private>,
+}
+
+fn random_serial() -> Result<Int, CmsError> {
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    // Positive and without a leading zero byte: DER-minimal.
+    bytes[0] = (bytes[0] & 0x7F) | 0x40;
+    Ok(Int::new(&bytes)?)
+}
+
+/// A TimeStampToken (ContentInfo DER) over `imprint`, the SHA-256 of the
+/// stamped data.
+pub fn issue_token(
+    tsa: &Tsa<'_>,
+    imprint: &[u8],
+    at: DateTime<Utc>,
+    nonce: Option<Int>,
+) -> Result<Vec<u8>, CmsError> {
+    let seconds = u64::try_from(at.timestamp()).map_err(|_| CmsError::Shape("time"))?;
+    let info = TstInfo {
+        version: TspVersion::V1,
+        policy: POLICY,
+        message_imprint: MessageImprint {
+            hash_algorithm: AlgorithmIdentifier::<Any> {
+                oid: ID_SHA256,
+                parameters: None,
+            },
+            hashed_message: OctetString::new(imprint)?,
+        },
+        serial_number: random_serial()?,
+        gen_time: GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(seconds))?,
+        // der's GeneralizedTime has whole seconds.
+        accuracy: Some(Accuracy {
+            seconds: Some(1),
+            millis: None,
+            micros: None,
+        }),
+        ordering: false,
+        nonce,
+        tsa: None,
+        extensions: None,
+    };
+    let tst_der = info.to_der()?;
+    let digest = hash(MessageDigest::sha256(), &tst_der)?;
+    let attributes = signed_attributes(ID_CT_TST_INFO, &digest, tsa.cert)?;
+    let signature = cms::sign_ecdsa_sha256(tsa.key, &cms::to_be_signed(&attributes)?)?;
+    cms::signed_data(
+        ID_CT_TST_INFO,
+        Some(&tst_der),
+        SignerParts {
+            signer: tsa.cert,
+            chain: tsa.chain,
+            signed_attributes: attributes,
+            signature,
+            timestamp_token: None,
+        },
+    )
+}
+
+/// The TSTInfo inside a token.
+pub fn token_info(token: &[u8]) -> Result<TstInfo, CmsError> {
+    let data = cms::parse_signed_data(token)?;
+    if data.encap_content_info.econtent_type != ID_CT_TST_INFO {
+        return Err(CmsError::Shape("not a timestamp token"));
+    }
+    let content = data
+        .encap_content_info
+        .econtent
+        .ok_or(CmsError::Shape("timestamp token without content"))?;
+    let octets = content.decode_as::<OctetString>()?;
+    Ok(TstInfo::from_der(octets.as_bytes())?)
+}

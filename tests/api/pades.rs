@@ -1,0 +1,340 @@
+//! PAdES signatures: a person and an enterprise sign a 10-page contract in
+//! two incremental revisions, each B-T (a platform TSA timestamp over the
+//! signature); the structure is checked here and by independent validators
+//! (qpdf, poppler's pdfsig, pyHanko).
+
+use std::path::Path;
+
+use der::Encode;
+use lopdf::content::{Content, Operation};
+use lopdf::{Document, Object, Stream, dictionary};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+use crate::helpers::flows::certified_enterprise;
+use crate::helpers::test_app::Person;
+use yuyunqian::db::ids::CertificateId;
+use yuyunqian::domain::pdf_signatures::{Placement, sign};
+use yuyunqian::pki::cms;
+
+/// A plain contract of `pages` A4 pages, as a PDF generator would write it.
+fn contract_pdf(pages: usize) -> Vec<u8> {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let resources_id = doc.add_object(dictionary! {
+        "Font" => dictionary! { "F1" => font_id },
+    });
+    let mut kids = Vec::new();
+    for n in 1..=pages {
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 14.into()]),
+                Operation::new("Td", vec![72.into(), 770.into()]),
+                Operation::new(
+                    "Tj",
+                    vec![Object::string_literal(format!("Labor contract, page {n}"))],
+                ),
+                Operation::new("ET", vec![]),
+            ],
+        };
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        });
+        kids.push(page_id.into());
+    }
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => kids, "Count" => pages as i64, "Resources" => resources_id,
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    bytes
+}
+
+async fn person_certificate(t: &TestApp, person: &Person) -> CertificateId {
+    let r = t
+        .gql_as(&person.token, "{ me { certificates { id } } }", json!({}))
+        .await;
+    r["data"]["me"]["certificates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .parse()
+        .unwrap()
+}
+
+async fn enterprise_certificate(t: &TestApp, admin: &Person, enterprise: &str) -> CertificateId {
+    let r = t
+        .gql_as(
+            &admin.token,
+            "query($e: ID!) { enterprise(id: $e) { certificates { id } } }",
+            json!({ "e": enterprise }),
+        )
+        .await;
+    r["data"]["enterprise"]["certificates"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .parse()
+        .unwrap()
+}
+
+/// The contract signed by a person (page 1) and then an enterprise (page 10).
+async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (admin, enterprise) = certified_enterprise(
+        t,
+        "13800004201",
+        "郑州签约科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let employee = t.verified_person("13800004202", "110101199003071233").await;
+    let original = contract_pdf(10);
+    // Signatures and CRLs carry the app's time; outside validators judge
+    // them by the system clock, which the setup above ran ahead of.
+    t.app.clock.reset();
+    let mut conn = t.conn().await;
+    let services = t.app.services();
+    let placement = |name: &str, page| Placement {
+        field_name: name.to_owned(),
+        page,
+        appearance: None,
+    };
+    let first = sign(
+        &mut conn,
+        &services,
+        original.clone(),
+        person_certificate(t, &employee).await,
+        placement("employee", 0),
+    )
+    .await
+    .unwrap();
+    let second = sign(
+        &mut conn,
+        &services,
+        first.clone(),
+        enterprise_certificate(t, &admin, &enterprise).await,
+        placement("employer", 9),
+    )
+    .await
+    .unwrap();
+    (original, first, second)
+}
+
+/// (ByteRange, CMS) of every signature dictionary, in file order.
+fn signatures(pdf: &[u8]) -> Vec<([usize; 4], Vec<u8>)> {
+    let doc = Document::load_mem(pdf).unwrap();
+    let mut found = Vec::new();
+    for object in doc.objects.values() {
+        let Object::Dictionary(dict) = object else {
+            continue;
+        };
+        let Ok(Object::Array(range)) = dict.get(b"ByteRange") else {
+            continue;
+        };
+        let range: Vec<usize> = range.iter().map(|v| v.as_i64().unwrap() as usize).collect();
+        let contents = dict.get(b"Contents").unwrap().as_str().unwrap().to_vec();
+        found.push(([range[0], range[1], range[2], range[3]], contents));
+    }
+    found.sort_by_key(|(range, _)| range[1]);
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_signature_appends_a_revision_with_a_pades_b_t_cms() {
+    let t = TestApp::spawn().await;
+    let (original, first, second) = signed_twice(&t).await;
+
+    // Earlier revisions stay byte-identical; pages are not added.
+    assert!(first.starts_with(&original));
+    assert!(second.starts_with(&first));
+    assert_eq!(Document::load_mem(&second).unwrap().get_pages().len(), 10);
+
+    let found = signatures(&second);
+    assert_eq!(found.len(), 2);
+    for (i, (range, contents)) in found.iter().enumerate() {
+        // The gap is exactly the hex string, the last range runs to its
+        // revision's end.
+        let revision_end = if i == 0 { first.len() } else { second.len() };
+        assert_eq!(range[0], 0);
+        assert_eq!(second[range[1]], b'<');
+        assert_eq!(second[range[2] - 1], b'>');
+        assert_eq!(range[2] + range[3], revision_end);
+
+        let data = cms::parse_signed_data(contents_der(contents)).unwrap();
+        let signer = data.signer_infos.0.iter().next().unwrap();
+        let attributes = signer.signed_attrs.as_ref().unwrap();
+        let mut oids: Vec<String> = attributes.iter().map(|a| a.oid.to_string()).collect();
+        oids.sort();
+        assert_eq!(
+            oids,
+            [
+                "1.2.840.113549.1.9.16.2.47",
+                "1.2.840.113549.1.9.3",
+                "1.2.840.113549.1.9.4"
+            ],
+            "contentType, messageDigest, signing-certificate-v2 and no signingTime"
+        );
+        // messageDigest is the SHA-256 of the two ranges.
+        let mut signed = second[range[0]..range[1]].to_vec();
+        signed.extend_from_slice(&second[range[2]..range[2] + range[3]]);
+        let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signed).unwrap();
+        let value = cms::attribute_value(attributes, cms::ID_MESSAGE_DIGEST).unwrap();
+        assert_eq!(
+            value
+                .decode_as::<der::asn1::OctetString>()
+                .unwrap()
+                .as_bytes(),
+            &digest[..]
+        );
+
+        // The timestamp token stamps the signature value.
+        let unsigned = signer.unsigned_attrs.as_ref().unwrap();
+        let token = cms::attribute_value(unsigned, cms::ID_SIGNATURE_TIME_STAMP).unwrap();
+        let info = yuyunqian::pki::tsa::token_info(&token.to_der().unwrap()).unwrap();
+        let imprint = openssl::hash::hash(
+            openssl::hash::MessageDigest::sha256(),
+            signer.signature.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(info.message_imprint.hashed_message.as_bytes(), &imprint[..]);
+    }
+}
+
+/// The DER inside the zero-padded /Contents.
+fn contents_der(contents: &[u8]) -> &[u8] {
+    use der::{Decode, Reader};
+    let mut reader = der::SliceReader::new(contents).unwrap();
+    let header = der::Header::decode(&mut reader).unwrap();
+    let len = usize::try_from(reader.position()).unwrap() + usize::try_from(header.length).unwrap();
+    &contents[..len]
+}
+
+async fn tool(program: &str, args: &[&str], dir: &Path) -> (i32, String) {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs qpdf, pdfsig (poppler-utils, libnss3-tools) and pyHanko: run by .ci/run"]
+async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
+    let (t, addr) = TestApp::serving().await;
+    let (_, _, signed) = signed_twice(&t).await;
+    let dir = std::env::temp_dir().join(format!("yyq-pades-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.as_path();
+    eprintln!("validator files in {}", path.display());
+    std::fs::write(path.join("signed.pdf"), &signed).unwrap();
+    let root = reqwest::get(format!("http://{addr}/pki/root.pem"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(path.join("root.pem"), &root).unwrap();
+
+    let (code, out) = tool("qpdf", &["--check", "signed.pdf"], path).await;
+    assert_eq!(code, 0, "qpdf: {out}");
+    assert!(out.contains("No syntax or stream encoding errors"), "{out}");
+
+    std::fs::create_dir_all(path.join("nss")).unwrap();
+    let (code, out) = tool(
+        "certutil",
+        &["-N", "-d", "sql:nss", "--empty-password"],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "certutil: {out}");
+    let (code, out) = tool(
+        "certutil",
+        &[
+            "-A", "-d", "sql:nss", "-n", "root", "-t", "C,C,C", "-i", "root.pem",
+        ],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "certutil: {out}");
+    let (_, out) = tool("pdfsig", &["-nssdir", "sql:nss", "signed.pdf"], path).await;
+    assert_eq!(
+        out.matches("Signature is Valid.").count(),
+        2,
+        "pdfsig: {out}"
+    );
+    assert_eq!(
+        out.matches("Certificate is Trusted.").count(),
+        2,
+        "pdfsig: {out}"
+    );
+
+    let (code, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            "signed.pdf",
+        ],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "pyhanko: {out}");
+    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("employe")).collect();
+    assert_eq!(judged.len(), 2, "pyhanko: {out}");
+    for line in judged {
+        assert!(
+            line.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,"),
+            "pyhanko: {out}"
+        );
+    }
+    assert!(out.contains("ACCEPTABLE_MODIFICATIONS"), "pyhanko: {out}");
+
+    // One byte changed inside the first signed range breaks both signatures.
+    let mut altered = signed.clone();
+    let at = signed
+        .windows(22)
+        .position(|w| w == b"Labor contract, page 3")
+        .unwrap();
+    altered[at + 21] = b'8';
+    std::fs::write(path.join("altered.pdf"), &altered).unwrap();
+    let (code, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            "altered.pdf",
+        ],
+        path,
+    )
+    .await;
+    assert_ne!(code, 0, "pyhanko accepted an altered file: {out}");
+    let (_, out) = tool("pdfsig", &["-nssdir", "sql:nss", "altered.pdf"], path).await;
+    assert_eq!(
+        out.matches("Signature is Valid.").count(),
+        0,
+        "pdfsig: {out}"
+    );
+}
