@@ -9,11 +9,13 @@
 //!   known exactly.
 //! - `sign`: signature fields and their placeholders (PAdES
 //!   ETSI.CAdES.detached, document timestamps ETSI.RFC3161).
+//! - `stamp`: seal and signature images (PNG with alpha) as appearances.
 //! - `verify`: the report on every signature of a document.
 
 pub mod input;
 pub mod revision;
 pub mod sign;
+pub mod stamp;
 pub mod verify;
 
 #[derive(Debug, thiserror::Error)]

@@ -146,8 +146,15 @@ pub fn prepare(
             let mut resources = appearance.resources.clone();
             let mut xobjects = Dictionary::new();
             for (name, image) in &appearance.objects {
+                let mut image = image.clone();
+                if let Ok(Object::Stream(mask)) = image.dict.get(b"SMask") {
+                    let mask = Object::Stream(mask.clone());
+                    let mask_id = revision.reserve();
+                    revision.put(mask_id, &mask)?;
+                    image.dict.set("SMask", Object::Reference(mask_id));
+                }
                 let id = revision.reserve();
-                revision.put(id, &Object::Stream(image.clone()))?;
+                revision.put(id, &Object::Stream(image))?;
                 xobjects.set(name.as_bytes().to_vec(), Object::Reference(id));
             }
             if !xobjects.is_empty() {

@@ -15,6 +15,7 @@ use crate::helpers::flows::certified_enterprise;
 use crate::helpers::test_app::Person;
 use yuyunqian::db::ids::CertificateId;
 use yuyunqian::domain::pdf_signatures::{Placement, sign};
+use yuyunqian::pdf::stamp::{self, Stamp};
 use yuyunqian::pki::cms;
 
 /// A plain contract of `pages` A4 pages, as a PDF generator would write it.
@@ -87,6 +88,22 @@ async fn enterprise_certificate(t: &TestApp, admin: &Person, enterprise: &str) -
         .unwrap()
 }
 
+/// The stored image of the seal a query points at.
+async fn seal_png(
+    t: &TestApp,
+    token: &str,
+    query: &str,
+    vars: serde_json::Value,
+    pointer: &str,
+) -> Vec<u8> {
+    let r = t.gql_as(token, query, vars).await;
+    let sha = r
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("{r}"));
+    t.app.storage.get(sha).unwrap()
+}
+
 /// The contract signed by a person (page 1) and then an enterprise (page 10).
 async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let (admin, enterprise) = certified_enterprise(
@@ -102,28 +119,71 @@ async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     // Signatures and CRLs carry the app's time; outside validators judge
     // them by the system clock, which the setup above ran ahead of.
     t.app.clock.reset();
+    let name_seal = seal_png(
+        t,
+        &employee.token,
+        "{ me { seals { image { sha256 } } } }",
+        json!({}),
+        "/data/me/seals/0/image/sha256",
+    )
+    .await;
+    let official = seal_png(
+        t,
+        &admin.token,
+        "query($e: ID!) { enterprise(id: $e) { seals { image { sha256 } } } }",
+        json!({ "e": enterprise }),
+        "/data/enterprise/seals/0/image/sha256",
+    )
+    .await;
+    let date = yuyunqian::seal_images::date_seal("２０２６年１１月３０日").unwrap();
     let mut conn = t.conn().await;
     let services = t.app.services();
-    let placement = |name: &str, page| Placement {
-        field_name: name.to_owned(),
-        page,
-        appearance: None,
-    };
+    let employee_stamp = [Stamp {
+        png: &name_seal,
+        x: 400.0,
+        y: 100.0,
+        width: 90.0,
+        height: 90.0,
+    }];
     let first = sign(
         &mut conn,
         &services,
         original.clone(),
         person_certificate(t, &employee).await,
-        placement("employee", 0),
+        Placement {
+            field_name: "employee".into(),
+            page: 0,
+            appearance: Some(stamp::appearance(&employee_stamp).unwrap()),
+        },
     )
     .await
     .unwrap();
+    let employer_stamps = [
+        Stamp {
+            png: &official,
+            x: 380.0,
+            y: 120.0,
+            width: 120.0,
+            height: 120.0,
+        },
+        Stamp {
+            png: &date,
+            x: 380.0,
+            y: 90.0,
+            width: 120.0,
+            height: 30.0,
+        },
+    ];
     let second = sign(
         &mut conn,
         &services,
         first.clone(),
         enterprise_certificate(t, &admin, &enterprise).await,
-        placement("employer", 9),
+        Placement {
+            field_name: "employer".into(),
+            page: 9,
+            appearance: Some(stamp::appearance(&employer_stamps).unwrap()),
+        },
     )
     .await
     .unwrap();
@@ -308,6 +368,46 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
         );
     }
     assert!(out.contains("ACCEPTABLE_MODIFICATIONS"), "pyhanko: {out}");
+
+    // The stamps show where they were placed (rendered by poppler).
+    let (code, out) = tool(
+        "pdftoppm",
+        &["-r", "50", "-png", "signed.pdf", "page"],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "pdftoppm: {out}");
+    let red_in = |page: &str, (x0, y0, x1, y1): (f32, f32, f32, f32)| -> usize {
+        let image = image::open(path.join(page)).unwrap().into_rgb8();
+        let px = |pt: f32| (pt * 50.0 / 72.0) as u32;
+        let (height_pt, mut count) = (842.0, 0);
+        for y in px(height_pt - y1)..px(height_pt - y0) {
+            for x in px(x0)..px(x1) {
+                let [r, g, b] = image.get_pixel(x, y).0;
+                if r > 150 && g < 110 && b < 110 {
+                    count += 1;
+                }
+            }
+        }
+        count
+    };
+    assert!(
+        red_in("page-01.png", (400.0, 100.0, 490.0, 190.0)) > 100,
+        "the name seal on page 1"
+    );
+    assert!(
+        red_in("page-10.png", (380.0, 120.0, 500.0, 240.0)) > 200,
+        "the official seal on page 10"
+    );
+    assert!(
+        red_in("page-10.png", (380.0, 90.0, 500.0, 120.0)) > 20,
+        "the date seal on page 10"
+    );
+    assert_eq!(
+        red_in("page-02.png", (380.0, 90.0, 500.0, 240.0)),
+        0,
+        "nothing on page 2"
+    );
 
     // One byte changed inside the first signed range breaks both signatures.
     let mut altered = signed.clone();
