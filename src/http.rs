@@ -62,6 +62,7 @@ pub fn build_router(app: App) -> Router {
         .route("/pki/root.pem", get(pki::root_pem))
         .route("/pki/issuing.pem", get(pki::issuing_pem))
         .route("/pki/crl", get(pki::crl))
+        .route("/pki/root.crl", get(pki::root_crl))
         .route("/files/{id}", get(files::download))
         .route("/capture/{id}", get(capture::page))
         .route(

@@ -9,12 +9,16 @@
 //!   known exactly.
 //! - `sign`: signature fields and their placeholders (PAdES
 //!   ETSI.CAdES.detached, document timestamps ETSI.RFC3161).
+//! - `signatures`: finding the signature fields of a document.
+//! - `ltv`: the document security store (PAdES B-LT).
 //! - `stamp`: seal and signature images (PNG with alpha) as appearances.
 //! - `verify`: the report on every signature of a document.
 
 pub mod input;
+pub mod ltv;
 pub mod revision;
 pub mod sign;
+pub mod signatures;
 pub mod stamp;
 pub mod verify;
 

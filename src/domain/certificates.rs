@@ -41,6 +41,11 @@ pub fn crl_url(svc: &Services<'_>) -> String {
     format!("{}/pki/crl", svc.config.public_base_url())
 }
 
+/// Where the root's CRL (of CA certificates) is served.
+pub fn root_crl_url(svc: &Services<'_>) -> String {
+    format!("{}/pki/root.crl", svc.config.public_base_url())
+}
+
 /// Creates the root CA, the issuing CA and the timestamping certificate of
 /// the configured algorithm when they do not exist yet. Safe to run from
 /// several processes at once.
@@ -62,7 +67,8 @@ pub async fn ensure_platform_ca(conn: &mut AsyncPgConnection, svc: &Services<'_>
         let issuing = match load(conn, svc, KeyPurpose::Issuing, stored).await? {
             Some(issuing) => issuing,
             None => {
-                let issuing = ca::new_issuing(&root, algorithm, now).map_err(ca_error)?;
+                let issuing =
+                    ca::new_issuing(&root, algorithm, &root_crl_url(svc), now).map_err(ca_error)?;
                 store(conn, svc, KeyPurpose::Issuing, stored, &issuing).await?;
                 tracing::info!(algorithm = stored.as_str(), "platform issuing CA created");
                 issuing
@@ -193,6 +199,18 @@ pub async fn current_crl(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> Ap
         })
         .collect();
     ca::build_crl(&issuing, algorithm, &revoked, now, now + CRL_VALIDITY).map_err(ca_error)
+}
+
+/// The root's CRL: the CA certificates it revoked (the platform never
+/// revokes its issuing CA in operation, so it lists none).
+pub async fn current_root_crl(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+) -> AppResult<Vec<u8>> {
+    let (algorithm, _) = algorithms(svc);
+    let root = require(conn, svc, KeyPurpose::Root).await?;
+    let now = svc.clock.now();
+    ca::build_crl(&root, algorithm, &[], now, now + CRL_VALIDITY).map_err(ca_error)
 }
 
 /// The key a certificate certifies: generated and kept by the platform

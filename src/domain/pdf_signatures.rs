@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::pdf::PdfError;
 use crate::pdf::input::{self, Limits};
 use crate::pdf::sign::{self, Appearance, DEFAULT_RESERVED, FieldSpec, SignatureKind};
+use crate::pdf::{ltv, signatures};
 use crate::pki::cms::{self, Cert, ID_DATA, SignerParts};
 use crate::pki::tsa::{self, Tsa};
 
@@ -37,6 +38,76 @@ fn pdf_error(error: PdfError) -> AppError {
 fn der_of(cert: &openssl::x509::X509) -> AppResult<Cert> {
     let der = cert.to_der().map_err(AppError::internal)?;
     Cert::from_der(&der).map_err(AppError::internal)
+}
+
+/// The platform TSA's key and certificates, ready to stamp.
+struct TsaParts {
+    cert: Cert,
+    chain: Vec<Cert>,
+    key: PKey<openssl::pkey::Private>,
+}
+
+async fn tsa_parts(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> AppResult<TsaParts> {
+    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
+    let tsa = require(conn, svc, KeyPurpose::Tsa).await?;
+    Ok(TsaParts {
+        cert: der_of(&tsa.cert)?,
+        chain: vec![der_of(&issuing.cert)?],
+        key: tsa.key,
+    })
+}
+
+/// Completes a signed contract (PAdES B-LT): a revision with the DSS (every
+/// certificate of its signatures and timestamps, the root, and the current
+/// CRL), then a document timestamp over everything.
+pub async fn complete(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    pdf: Vec<u8>,
+) -> AppResult<Vec<u8>> {
+    let tsa = tsa_parts(conn, svc).await?;
+    let root = require(conn, svc, KeyPurpose::Root).await?;
+    let root_der = root.cert.to_der().map_err(AppError::internal)?;
+    let crls = vec![
+        crate::domain::certificates::current_crl(conn, svc).await?,
+        crate::domain::certificates::current_root_crl(conn, svc).await?,
+    ];
+    let now = svc.clock.now();
+    tokio::task::spawn_blocking(move || {
+        let document = input::load(&pdf, &Limits::default()).map_err(pdf_error)?;
+        let mut certificates = vec![root_der, tsa.cert.der.clone()];
+        certificates.extend(tsa.chain.iter().map(|c| c.der.clone()));
+        for found in signatures::find(&document).map_err(pdf_error)? {
+            let embedded = cms::embedded_certificates(&found.cms).map_err(AppError::internal)?;
+            certificates.extend(embedded);
+        }
+        let mut unique = Vec::new();
+        for der in certificates {
+            if !unique.contains(&der) {
+                unique.push(der);
+            }
+        }
+        let with_dss = ltv::add_dss(&pdf, &document, &unique, &crls).map_err(pdf_error)?;
+        drop(document);
+        let document = input::load(&with_dss, &Limits::default()).map_err(pdf_error)?;
+        let spec = FieldSpec {
+            name: "DocumentTimestamp",
+            page: 0,
+            kind: SignatureKind::DocumentTimestamp,
+            appearance: None,
+        };
+        let prepared =
+            sign::prepare(&with_dss, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
+        let digest = prepared.digest().map_err(pdf_error)?;
+        let stamp = Tsa {
+            cert: &tsa.cert,
+            chain: &tsa.chain,
+            key: &tsa.key,
+        };
+        let token = tsa::issue_token(&stamp, &digest, now, None).map_err(AppError::internal)?;
+        prepared.embed(&token).map_err(pdf_error)
+    })
+    .await?
 }
 
 /// Signs `pdf` in a new revision with the cloud certificate `certificate`,
@@ -67,11 +138,10 @@ pub async fn sign(
         .open(sealed, CERTIFICATE_KEY_CONTEXT)
         .map_err(AppError::internal)?;
     let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
-    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
-    let tsa_material = require(conn, svc, KeyPurpose::Tsa).await?;
+    let tsa_parts = tsa_parts(conn, svc).await?;
     let signer = Cert::from_der(&certificate.certificate_der).map_err(AppError::internal)?;
-    let chain = vec![der_of(&issuing.cert)?];
-    let tsa_cert = der_of(&tsa_material.cert)?;
+    // The issuing CA issued both the signer's and the TSA's certificate.
+    let chain = tsa_parts.chain.clone();
     let now = svc.clock.now();
     tokio::task::spawn_blocking(move || {
         let document = input::load(&pdf, &Limits::default()).map_err(pdf_error)?;
@@ -92,9 +162,9 @@ pub async fn sign(
         let imprint = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signature)
             .map_err(AppError::internal)?;
         let tsa = Tsa {
-            cert: &tsa_cert,
-            chain: &chain,
-            key: &tsa_material.key,
+            cert: &tsa_parts.cert,
+            chain: &tsa_parts.chain,
+            key: &tsa_parts.key,
         };
         let token = tsa::issue_token(&tsa, &imprint, now, None).map_err(AppError::internal)?;
         let cms = cms::signed_data(

@@ -33,12 +33,7 @@ pub async fn issuing_pem(State(state): State<HttpState>) -> Response {
     }
 }
 
-pub async fn crl(State(state): State<HttpState>) -> Response {
-    let crl = async {
-        let mut conn = state.app.pool.get().await?;
-        certificates::current_crl(&mut conn, &state.app.services()).await
-    }
-    .await;
+fn crl_response(crl: Result<Vec<u8>, AppError>) -> Response {
     match crl {
         Ok(der) => (
             [
@@ -50,4 +45,23 @@ pub async fn crl(State(state): State<HttpState>) -> Response {
             .into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+pub async fn crl(State(state): State<HttpState>) -> Response {
+    let crl = async {
+        let mut conn = state.app.pool.get().await?;
+        certificates::current_crl(&mut conn, &state.app.services()).await
+    }
+    .await;
+    crl_response(crl)
+}
+
+/// The root's CRL, covering the issuing CA.
+pub async fn root_crl(State(state): State<HttpState>) -> Response {
+    let crl = async {
+        let mut conn = state.app.pool.get().await?;
+        certificates::current_root_crl(&mut conn, &state.app.services()).await
+    }
+    .await;
+    crl_response(crl)
 }

@@ -216,9 +216,12 @@ pub fn new_root(algorithm: KeyAlgorithm, now: DateTime<Utc>) -> Result<CaMateria
 }
 
 /// An issuing CA under `root`, valid 10 years, that may not issue CAs.
+/// The issuing CA, under the root; its revocation status is in the root's
+/// CRL at `root_crl_url` (validators need it for long-term validation).
 pub fn new_issuing(
     root: &CaMaterial,
     algorithm: KeyAlgorithm,
+    root_crl_url: &str,
     now: DateTime<Utc>,
 ) -> Result<CaMaterial, CaError> {
     let key = algorithm.generate_key()?;
@@ -242,6 +245,7 @@ pub fn new_issuing(
         .keyid(true)
         .build(&b.x509v3_context(Some(&root.cert), None))?;
     b.append_extension(aki)?;
+    b.append_extension(crl_distribution_point(root_crl_url)?)?;
     b.sign(&root.key, algorithm.digest())?;
     Ok(CaMaterial {
         cert: b.build(),
@@ -355,7 +359,8 @@ pub struct RevokedEntry {
     pub revoked_at: DateTime<Utc>,
 }
 
-/// A CRL (DER) signed by the issuing CA, valid until `next_update`.
+/// A CRL (DER) signed by `issuing` (the issuing CA, or the root for the
+/// CRL of CA certificates), valid until `next_update`.
 pub fn build_crl(
     issuing: &CaMaterial,
     algorithm: KeyAlgorithm,
@@ -434,7 +439,8 @@ mod tests {
         for algorithm in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Sm2] {
             let now = Utc::now();
             let root = new_root(algorithm, now).unwrap();
-            let issuing = new_issuing(&root, algorithm, now).unwrap();
+            let issuing =
+                new_issuing(&root, algorithm, "http://127.0.0.1/pki/root.crl", now).unwrap();
             let key = algorithm.generate_key().unwrap();
             let leaf = issue_end_entity(
                 &issuing,
@@ -467,7 +473,13 @@ mod tests {
     fn serials_are_random_and_positive() {
         let now = Utc::now();
         let root = new_root(KeyAlgorithm::EcdsaP256, now).unwrap();
-        let issuing = new_issuing(&root, KeyAlgorithm::EcdsaP256, now).unwrap();
+        let issuing = new_issuing(
+            &root,
+            KeyAlgorithm::EcdsaP256,
+            "http://127.0.0.1/pki/root.crl",
+            now,
+        )
+        .unwrap();
         assert_ne!(
             serial_hex(&root.cert).unwrap(),
             serial_hex(&issuing.cert).unwrap()
@@ -481,7 +493,13 @@ mod tests {
     fn a_request_for_the_other_algorithm_is_refused() {
         let now = Utc::now();
         let root = new_root(KeyAlgorithm::EcdsaP256, now).unwrap();
-        let issuing = new_issuing(&root, KeyAlgorithm::EcdsaP256, now).unwrap();
+        let issuing = new_issuing(
+            &root,
+            KeyAlgorithm::EcdsaP256,
+            "http://127.0.0.1/pki/root.crl",
+            now,
+        )
+        .unwrap();
         let sm2 = KeyAlgorithm::Sm2.generate_key().unwrap();
         assert!(matches!(
             issue_end_entity(
@@ -517,7 +535,13 @@ mod tests {
     fn crl_lists_revoked_serials_and_verifies_with_the_issuing_key() {
         let now = Utc::now();
         let root = new_root(KeyAlgorithm::EcdsaP256, now).unwrap();
-        let issuing = new_issuing(&root, KeyAlgorithm::EcdsaP256, now).unwrap();
+        let issuing = new_issuing(
+            &root,
+            KeyAlgorithm::EcdsaP256,
+            "http://127.0.0.1/pki/root.crl",
+            now,
+        )
+        .unwrap();
         let key = KeyAlgorithm::EcdsaP256.generate_key().unwrap();
         let leaf = issue_end_entity(
             &issuing,

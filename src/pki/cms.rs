@@ -256,3 +256,25 @@ pub fn attribute_value(attributes: &SetOfVec<Attribute>, oid: ObjectIdentifier) 
     }
     attribute.values.iter().next()
 }
+
+/// The certificates a CMS carries, with those of its signature timestamp
+/// tokens, as DER.
+pub fn embedded_certificates(der: &[u8]) -> Result<Vec<Vec<u8>>, CmsError> {
+    let data = parse_signed_data(der)?;
+    let mut out = Vec::new();
+    if let Some(set) = &data.certificates {
+        for choice in set.0.iter() {
+            if let CertificateChoices::Certificate(cert) = choice {
+                out.push(cert.to_der()?);
+            }
+        }
+    }
+    for signer in data.signer_infos.0.iter() {
+        if let Some(unsigned) = &signer.unsigned_attrs
+            && let Some(token) = attribute_value(unsigned, ID_SIGNATURE_TIME_STAMP)
+        {
+            out.extend(embedded_certificates(&token.to_der()?)?);
+        }
+    }
+    Ok(out)
+}

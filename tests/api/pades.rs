@@ -409,6 +409,104 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
         "nothing on page 2"
     );
 
+    // Completion: DSS and a document timestamp (B-LT), checked AdES-style.
+    let mut conn = t.conn().await;
+    let completed =
+        yuyunqian::domain::pdf_signatures::complete(&mut conn, &t.app.services(), signed.clone())
+            .await
+            .unwrap();
+    assert!(completed.starts_with(&signed));
+    std::fs::write(path.join("completed.pdf"), &completed).unwrap();
+    let (code, out) = tool("qpdf", &["--check", "completed.pdf"], path).await;
+    assert_eq!(code, 0, "qpdf: {out}");
+    let (code, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            "completed.pdf",
+        ],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "pyhanko validate: {out}");
+
+    // With the server gone, the CRLs can only come from the DSS: the
+    // completed contract validates, the merely signed one does not.
+    t.app.shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let adesverify = async |file: &'static str| {
+        let args = [
+            "sign",
+            "adesverify",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            file,
+        ];
+        tool("pyhanko", &args, path).await
+    };
+    let (code, out) = adesverify("completed.pdf").await;
+    assert_eq!(code, 0, "pyhanko adesverify: {out}");
+    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("employe")).collect();
+    assert_eq!(judged.len(), 2, "pyhanko adesverify: {out}");
+    assert!(
+        judged
+            .iter()
+            .all(|l| l.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")),
+        "pyhanko adesverify: {out}"
+    );
+    let (code, out) = adesverify("signed.pdf").await;
+    assert_ne!(code, 0, "without the DSS the CRLs are out of reach: {out}");
+
+    // An incremental update that rewrites page 3's text is not an
+    // acceptable modification after signing.
+    let document = Document::load_mem(&signed).unwrap();
+    let page3 = document.get_pages()[&3];
+    let content_id = document
+        .get_dictionary(page3)
+        .unwrap()
+        .get(b"Contents")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let mut revision = yuyunqian::pdf::revision::Revision::new(&signed, &document);
+    let forged = Content {
+        operations: vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 14.into()]),
+            Operation::new("Td", vec![72.into(), 770.into()]),
+            Operation::new("Tj", vec![Object::string_literal("Monthly pay: 1 yuan")]),
+            Operation::new("ET", vec![]),
+        ],
+    };
+    revision
+        .put(
+            content_id,
+            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
+        )
+        .unwrap();
+    let rewritten = revision.finish().unwrap().bytes;
+    std::fs::write(path.join("rewritten.pdf"), &rewritten).unwrap();
+    let (code, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            "--no-revocation-check",
+            "rewritten.pdf",
+        ],
+        path,
+    )
+    .await;
+    assert_ne!(code, 0, "pyhanko accepted a rewritten page: {out}");
+
     // One byte changed inside the first signed range breaks both signatures.
     let mut altered = signed.clone();
     let at = signed
