@@ -15,6 +15,7 @@ pub mod pdf_signatures;
 pub mod platform_roles;
 pub mod real_name;
 pub mod seals;
+pub mod verification;
 
 use chrono::{DateTime, Utc};
 

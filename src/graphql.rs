@@ -12,6 +12,7 @@ pub mod limits;
 pub mod loaders;
 pub mod real_name;
 pub mod seals;
+pub mod verification;
 
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
 
@@ -33,6 +34,7 @@ pub struct Mutation(
     enterprises::EnterprisesMutation,
     fields::FieldsMutation,
     seals::SealsMutation,
+    verification::VerificationMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -26,4 +26,5 @@ mod schema;
 mod seals;
 mod server;
 mod ukey;
+mod verification;
 mod websocket;

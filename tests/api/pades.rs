@@ -105,7 +105,7 @@ async fn seal_png(
 }
 
 /// The contract signed by a person (page 1) and then an enterprise (page 10).
-async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+pub async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let (admin, enterprise) = certified_enterprise(
         t,
         "13800004201",

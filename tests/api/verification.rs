@@ -1,0 +1,158 @@
+//! Document verification over GraphQL (no login): platform signatures pass,
+//! tampering and foreign documents do not.
+
+use lopdf::content::{Content, Operation};
+use lopdf::{Document, Object, Stream, dictionary};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::helpers::test_app::{error_code, error_field};
+use crate::pades::signed_twice;
+
+const VERIFY: &str = "mutation($f: Upload!) { verifyDocument(file: $f) { verdict subIndication platformDocument modifiedAfterLastSignature signatures { verdict subIndication signerName enterpriseName serialNumber signedAt timestampedAt digestValid signatureValid chainTrusted certificateValidAtSigning coversWholeRevision documentTimestamp } } }";
+
+async fn verify(t: &TestApp, pdf: &[u8]) -> Value {
+    let r = t
+        .gql_upload(
+            "",
+            VERIFY,
+            json!({ "f": null }),
+            &[("f", "contract.pdf", pdf)],
+        )
+        .await;
+    r["data"]["verifyDocument"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn platform_signatures_pass_and_every_kind_of_tampering_is_caught() {
+    let t = TestApp::spawn().await;
+    let (original, _, signed) = signed_twice(&t).await;
+    let mut conn = t.conn().await;
+    let completed =
+        yuyunqian::domain::pdf_signatures::complete(&mut conn, &t.app.services(), signed.clone())
+            .await
+            .unwrap();
+
+    let report = verify(&t, &signed).await;
+    assert_eq!(report["verdict"], "TOTAL_PASSED", "{report}");
+    assert_eq!(report["platformDocument"], true);
+    assert_eq!(report["modifiedAfterLastSignature"], false);
+    let signatures = report["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2);
+    for check in signatures {
+        for field in [
+            "digestValid",
+            "signatureValid",
+            "chainTrusted",
+            "certificateValidAtSigning",
+            "coversWholeRevision",
+        ] {
+            assert_eq!(check[field], true, "{field}: {report}");
+        }
+        assert!(check["timestampedAt"].is_string(), "{report}");
+    }
+    assert_eq!(signatures[0]["signerName"], "张三");
+    assert_eq!(signatures[0]["enterpriseName"], Value::Null);
+    assert_eq!(signatures[1]["enterpriseName"], "郑州签约科技有限公司");
+
+    let report = verify(&t, &completed).await;
+    assert_eq!(report["verdict"], "TOTAL_PASSED", "{report}");
+    assert_eq!(report["signatures"].as_array().unwrap().len(), 3);
+    assert_eq!(report["signatures"][2]["documentTimestamp"], true);
+
+    // One byte inside the first signed range.
+    let mut altered = signed.clone();
+    let at = signed
+        .windows(22)
+        .position(|w| w == b"Labor contract, page 3")
+        .unwrap();
+    altered[at + 21] = b'8';
+    let report = verify(&t, &altered).await;
+    assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
+    assert_eq!(report["signatures"][0]["subIndication"], "HASH_FAILURE");
+
+    // Validation data appended without a timestamp over it: indeterminate.
+    let document = Document::load_mem(&signed).unwrap();
+    let with_dss = yuyunqian::pdf::ltv::add_dss(&signed, &document, &[], &[]).unwrap();
+    let report = verify(&t, &with_dss).await;
+    assert_eq!(report["verdict"], "INDETERMINATE", "{report}");
+    assert_eq!(report["subIndication"], "UNSIGNED_VALIDATION_DATA");
+    assert_eq!(report["modifiedAfterLastSignature"], true);
+
+    // A revision that rewrites a page after signing.
+    let page3 = document.get_pages()[&3];
+    let content_id = document
+        .get_dictionary(page3)
+        .unwrap()
+        .get(b"Contents")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let mut revision = yuyunqian::pdf::revision::Revision::new(&signed, &document);
+    let forged = Content {
+        operations: vec![Operation::new("BT", vec![]), Operation::new("ET", vec![])],
+    };
+    revision
+        .put(
+            content_id,
+            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
+        )
+        .unwrap();
+    let rewritten = revision.finish().unwrap().bytes;
+    let report = verify(&t, &rewritten).await;
+    assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
+    assert_eq!(report["subIndication"], "MODIFIED_AFTER_SIGNING");
+
+    // A ByteRange rewritten to cover less of the file.
+    let marker = b"/ByteRange[0 ";
+    let at = signed
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .unwrap()
+        + marker.len();
+    let close = at + signed[at..].iter().position(|&b| b == b']').unwrap();
+    let numbers: Vec<usize> = std::str::from_utf8(&signed[at..close])
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let shorter = format!("{} {} {}", numbers[0], numbers[1], numbers[2] - 100);
+    let mut narrowed = signed.clone();
+    let mut patch = shorter.into_bytes();
+    patch.resize(close - at, b' ');
+    narrowed[at..close].copy_from_slice(&patch);
+    let report = verify(&t, &narrowed).await;
+    assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
+    assert_eq!(report["signatures"][0]["coversWholeRevision"], false);
+
+    // Unsigned, and not a PDF at all.
+    let report = verify(&t, &original).await;
+    assert_eq!(report["verdict"], "TOTAL_FAILED");
+    assert_eq!(report["subIndication"], "NO_SIGNATURE");
+    let r = t
+        .gql_upload(
+            "",
+            VERIFY,
+            json!({ "f": null }),
+            &[("f", "x.pdf", b"hello")],
+        )
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT");
+    assert_eq!(error_field(&r), "file");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn documents_signed_under_another_root_never_pass() {
+    let elsewhere = TestApp::spawn().await;
+    let (_, _, signed) = signed_twice(&elsewhere).await;
+    let t = TestApp::spawn().await;
+    let report = verify(&t, &signed).await;
+    assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
+    assert_eq!(report["subIndication"], "NOT_SIGNED_ON_PLATFORM");
+    assert_eq!(report["platformDocument"], false);
+    assert_eq!(
+        report["signatures"][0]["digestValid"], true,
+        "intact, only foreign"
+    );
+    assert_eq!(report["signatures"][0]["chainTrusted"], false);
+}
