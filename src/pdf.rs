@@ -4,6 +4,8 @@
 //!
 //! - `input`: the checks every accepted PDF passes (size, encryption,
 //!   active content, parser limits).
+//! - `fill`, `font`: field values drawn into their boxes with embedded
+//!   font subsets.
 //! - `revision`: appending an incremental revision by hand, so that the
 //!   previous bytes stay byte-identical and the offsets of what we write are
 //!   known exactly.
@@ -14,6 +16,8 @@
 //! - `stamp`: seal and signature images (PNG with alpha) as appearances.
 //! - `verify`: the report on every signature of a document.
 
+pub mod fill;
+pub mod font;
 pub mod input;
 pub mod ltv;
 pub mod revision;
@@ -42,6 +46,10 @@ pub enum PdfError {
     NoSuchPage(usize),
     #[error("the PDF structure is not as expected: {0}")]
     Structure(&'static str),
+    #[error("the value of {field} does not fit its box, even at the smallest font size")]
+    TextDoesNotFit { field: String },
+    #[error("the value of {field} has a character the fonts cannot draw: {character:?}")]
+    Undrawable { field: String, character: char },
     #[error("the signature does not fit its reserved space ({needed} > {reserved} bytes)")]
     SignatureTooLarge { needed: usize, reserved: usize },
 }

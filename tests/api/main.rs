@@ -13,6 +13,7 @@ mod certification;
 mod client_examples;
 mod events;
 mod fields;
+mod fill;
 mod follow_up_orders;
 mod handwriting;
 mod hardening;

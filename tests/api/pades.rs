@@ -19,7 +19,7 @@ use yuyunqian::pdf::stamp::{self, Stamp};
 use yuyunqian::pki::cms;
 
 /// A plain contract of `pages` A4 pages, as a PDF generator would write it.
-fn contract_pdf(pages: usize) -> Vec<u8> {
+pub fn contract_pdf(pages: usize) -> Vec<u8> {
     let mut doc = Document::with_version("1.7");
     let pages_id = doc.new_object_id();
     let font_id = doc.add_object(dictionary! {
