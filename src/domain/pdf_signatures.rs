@@ -24,6 +24,8 @@ pub struct Placement {
     /// 0-based page.
     pub page: usize,
     pub appearance: Option<Appearance>,
+    /// Stamps on other pages in the same revision (a cross-page seal).
+    pub stamps: Vec<(usize, Appearance)>,
 }
 
 fn pdf_error(error: PdfError) -> AppError {
@@ -95,6 +97,7 @@ pub async fn complete(
             page: 0,
             kind: SignatureKind::DocumentTimestamp,
             appearance: None,
+            stamps: Vec::new(),
         };
         let prepared =
             sign::prepare(&with_dss, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
@@ -150,6 +153,7 @@ pub async fn sign(
             page: placement.page,
             kind: SignatureKind::Cades { signing_time: now },
             appearance: placement.appearance,
+            stamps: placement.stamps,
         };
         let prepared =
             sign::prepare(&pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;

@@ -2,6 +2,8 @@
 //! `prepare` writes the revision and fixes the ByteRange, the caller signs
 //! `digest()` (or timestamps it), `embed` writes the result into the gap.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use openssl::hash::{Hasher, MessageDigest};
@@ -39,6 +41,9 @@ pub struct FieldSpec<'a> {
     pub kind: SignatureKind,
     /// None: an invisible signature.
     pub appearance: Option<Appearance>,
+    /// More stamps in the same revision, by 0-based page (the slices of a
+    /// cross-page seal).
+    pub stamps: Vec<(usize, Appearance)>,
 }
 
 pub struct Prepared {
@@ -100,7 +105,7 @@ fn append_to_array(
     revision: &mut Revision<'_>,
     dict: &mut Dictionary,
     key: &[u8],
-    item: Object,
+    new_items: Vec<Object>,
 ) -> Result<bool, PdfError> {
     match dict.get(key) {
         Ok(Object::Reference(array_id)) => {
@@ -109,39 +114,31 @@ fn append_to_array(
                 Object::Array(items) => items.clone(),
                 _ => return Err(PdfError::Structure("an array reference that is no array")),
             };
-            array.push(item);
+            array.extend(new_items);
             revision.put(array_id, &Object::Array(array))?;
             Ok(false)
         }
         Ok(Object::Array(items)) => {
             let mut items = items.clone();
-            items.push(item);
+            items.extend(new_items);
             dict.set(key.to_vec(), Object::Array(items));
             Ok(true)
         }
         Ok(_) => Err(PdfError::Structure("an entry that should be an array")),
         Err(_) => {
-            dict.set(key.to_vec(), Object::Array(vec![item]));
+            dict.set(key.to_vec(), Object::Array(new_items));
             Ok(true)
         }
     }
 }
 
-/// Writes the revision with the signature field and its placeholder.
-pub fn prepare(
-    pdf: &[u8],
-    document: &Document,
-    spec: &FieldSpec<'_>,
-    reserved: usize,
-) -> Result<Prepared, PdfError> {
-    let mut revision = Revision::new(pdf, document);
-    let page_ref = page_id(document, spec.page)?;
-    let sig_id = revision.reserve();
-    let widget_id = revision.reserve();
-    let ap_id = revision.reserve();
-
-    // The appearance: the stamp, or an empty box for an invisible signature.
-    let (rect, stream) = match &spec.appearance {
+/// Writes an appearance's images and form XObject; its rectangle on the
+/// page and the form's reference. None draws an empty, invisible box.
+fn write_appearance(
+    revision: &mut Revision<'_>,
+    appearance: Option<&Appearance>,
+) -> Result<([f32; 4], ObjectId), PdfError> {
+    let (rect, stream) = match appearance {
         Some(appearance) => {
             let mut resources = appearance.resources.clone();
             let mut xobjects = Dictionary::new();
@@ -186,34 +183,93 @@ pub fn prepare(
             ([0.0; 4], Stream::new(dict, Vec::new()))
         }
     };
-    revision.put(ap_id, &Object::Stream(stream))?;
+    let id = revision.reserve();
+    revision.put(id, &Object::Stream(stream))?;
+    Ok((rect, id))
+}
 
-    let mut widget = Dictionary::new();
-    widget.set("Type", Object::Name(b"Annot".to_vec()));
-    widget.set("Subtype", Object::Name(b"Widget".to_vec()));
-    widget.set("FT", Object::Name(b"Sig".to_vec()));
-    widget.set("T", lopdf::text_string(spec.name));
-    widget.set("V", Object::Reference(sig_id));
-    widget.set("P", Object::Reference(page_ref));
-    widget.set(
-        "Rect",
-        Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
-    );
-    // Print and Locked.
-    widget.set("F", Object::Integer(132));
-    let mut ap = Dictionary::new();
-    ap.set("N", Object::Reference(ap_id));
-    widget.set("AP", Object::Dictionary(ap));
-    revision.put(widget_id, &Object::Dictionary(widget))?;
+/// Writes the revision with the signature field and its placeholder.
+pub fn prepare(
+    pdf: &[u8],
+    document: &Document,
+    spec: &FieldSpec<'_>,
+    reserved: usize,
+) -> Result<Prepared, PdfError> {
+    let mut revision = Revision::new(pdf, document);
+    let page_ref = page_id(document, spec.page)?;
+    let sig_id = revision.reserve();
+    let widget_id = revision.reserve();
+    let (rect, ap_id) = write_appearance(&mut revision, spec.appearance.as_ref())?;
+    let mut annotations: BTreeMap<ObjectId, Vec<Object>> = BTreeMap::new();
+    annotations
+        .entry(page_ref)
+        .or_default()
+        .push(Object::Reference(widget_id));
+    // With stamps on other pages (the slices of a cross-page seal) the
+    // signature field gets one widget per stamp besides its main one, so
+    // the revision only adds a signature field: validators accept that
+    // after earlier signatures, where loose annotations would not be.
+    let field_id = if spec.stamps.is_empty() {
+        widget_id
+    } else {
+        revision.reserve()
+    };
+    let mut kids = Vec::new();
+    let widget_dict = |page_ref: ObjectId, rect: [f32; 4], ap_id: ObjectId| {
+        let mut widget = Dictionary::new();
+        widget.set("Type", Object::Name(b"Annot".to_vec()));
+        widget.set("Subtype", Object::Name(b"Widget".to_vec()));
+        widget.set("P", Object::Reference(page_ref));
+        widget.set(
+            "Rect",
+            Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
+        );
+        // Print and Locked.
+        widget.set("F", Object::Integer(132));
+        let mut ap = Dictionary::new();
+        ap.set("N", Object::Reference(ap_id));
+        widget.set("AP", Object::Dictionary(ap));
+        widget
+    };
+    for (page, appearance) in &spec.stamps {
+        let stamp_page = page_id(document, *page)?;
+        let (stamp_rect, stamp_ap) = write_appearance(&mut revision, Some(appearance))?;
+        let mut widget = widget_dict(stamp_page, stamp_rect, stamp_ap);
+        widget.set("Parent", Object::Reference(field_id));
+        let id = revision.reserve();
+        revision.put(id, &Object::Dictionary(widget))?;
+        annotations
+            .entry(stamp_page)
+            .or_default()
+            .push(Object::Reference(id));
+        kids.push(Object::Reference(id));
+    }
+    let mut widget = widget_dict(page_ref, rect, ap_id);
+    let mut field = if kids.is_empty() {
+        Dictionary::new()
+    } else {
+        widget.set("Parent", Object::Reference(field_id));
+        revision.put(widget_id, &Object::Dictionary(widget.clone()))?;
+        kids.insert(0, Object::Reference(widget_id));
+        let mut field = Dictionary::new();
+        field.set("Kids", Object::Array(kids));
+        field
+    };
+    field.set("FT", Object::Name(b"Sig".to_vec()));
+    field.set("T", lopdf::text_string(spec.name));
+    field.set("V", Object::Reference(sig_id));
+    if field_id == widget_id {
+        for (key, value) in widget.iter() {
+            field.set(key.clone(), value.clone());
+        }
+    }
+    revision.put(field_id, &Object::Dictionary(field))?;
 
-    let mut page = document.get_dictionary(page_ref)?.clone();
-    if append_to_array(
-        &mut revision,
-        &mut page,
-        b"Annots",
-        Object::Reference(widget_id),
-    )? {
-        revision.put(page_ref, &Object::Dictionary(page))?;
+    for (page_ref, refs) in annotations {
+        let mut page = document.get_dictionary(page_ref)?.clone();
+        if append_to_array(&mut revision, &mut page, b"Annots", refs)? {
+            revision.put(page_ref, &Object::Dictionary(page))?;
+        }
     }
 
     let root_id = document
@@ -231,7 +287,7 @@ pub fn prepare(
                 &mut revision,
                 &mut form,
                 b"Fields",
-                Object::Reference(widget_id),
+                vec![Object::Reference(field_id)],
             )?;
             form.set("SigFlags", Object::Integer(3));
             revision.put(form_id, &Object::Dictionary(form))?;
@@ -242,7 +298,7 @@ pub fn prepare(
                 &mut revision,
                 &mut form,
                 b"Fields",
-                Object::Reference(widget_id),
+                vec![Object::Reference(field_id)],
             )?;
             form.set("SigFlags", Object::Integer(3));
             catalog.set("AcroForm", Object::Dictionary(form));
@@ -250,7 +306,7 @@ pub fn prepare(
         }
         _ => {
             let mut form = Dictionary::new();
-            form.set("Fields", Object::Array(vec![Object::Reference(widget_id)]));
+            form.set("Fields", Object::Array(vec![Object::Reference(field_id)]));
             form.set("SigFlags", Object::Integer(3));
             catalog.set("AcroForm", Object::Dictionary(form));
             catalog_changed = true;

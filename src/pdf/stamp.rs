@@ -2,6 +2,7 @@
 //! XObject (RGB) with a soft mask (its alpha), drawn inside a form XObject
 //! that serves as a signature widget's appearance.
 
+use image::RgbaImage;
 use lopdf::{Dictionary, Object, Stream};
 
 use crate::pdf::PdfError;
@@ -21,6 +22,10 @@ pub fn image_xobject(png: &[u8]) -> Result<Stream, PdfError> {
     let image = image::load_from_memory_with_format(png, image::ImageFormat::Png)
         .map_err(|e| PdfError::Unreadable(format!("stamp image: {e}")))?
         .into_rgba8();
+    xobject_of(&image)
+}
+
+fn xobject_of(image: &RgbaImage) -> Result<Stream, PdfError> {
     let (width, height) = image.dimensions();
     let pixels = image.as_raw();
     let mut rgb = Vec::with_capacity(pixels.len() / 4 * 3);
@@ -45,14 +50,53 @@ pub fn image_xobject(png: &[u8]) -> Result<Stream, PdfError> {
     color.compress()?;
     // Streams cannot be direct objects: `sign::prepare` writes the mask as
     // an object of its own and refers to it.
-    Ok(Stream::new(
-        {
-            let mut dict = color.dict.clone();
-            dict.set("SMask", Object::Stream(mask));
-            dict
-        },
-        color.content,
-    ))
+    let mut dict = color.dict.clone();
+    dict.set("SMask", Object::Stream(mask));
+    Ok(Stream::new(dict, color.content))
+}
+
+/// A cross-page seal (骑缝章): the seal cut into one vertical slice per
+/// page of `pages` ((0-based page, page width) in order), each slice at the
+/// right edge of its page at height `y`, so that the pages laid edge to edge
+/// show the whole seal of side `size` points.
+pub fn cross_page(
+    png: &[u8],
+    pages: &[(usize, f32)],
+    y: f32,
+    size: f32,
+) -> Result<Vec<(usize, Appearance)>, PdfError> {
+    let image = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .map_err(|e| PdfError::Unreadable(format!("stamp image: {e}")))?
+        .into_rgba8();
+    let count = u32::try_from(pages.len()).map_err(|_| PdfError::Structure("too many pages"))?;
+    let (width, height) = image.dimensions();
+    if count == 0 || count > width {
+        return Err(PdfError::Structure(
+            "a cross-page seal needs 1 to image-width pages",
+        ));
+    }
+    let slice_pt = size / pages.len() as f32;
+    let mut out = Vec::with_capacity(pages.len());
+    for (i, (page, page_width)) in (0u32..).zip(pages) {
+        let left = i * width / count;
+        let right = (i + 1) * width / count;
+        let slice = image::imageops::crop_imm(&image, left, 0, right - left, height).to_image();
+        let mut content = Vec::new();
+        content.extend_from_slice(
+            format!("q {slice_pt:.3} 0 0 {size:.3} 0 0 cm /Im0 Do Q\n").as_bytes(),
+        );
+        out.push((
+            *page,
+            Appearance {
+                origin: (page_width - slice_pt, y),
+                size: (slice_pt, size),
+                content,
+                resources: Dictionary::new(),
+                objects: vec![("Im0".to_owned(), xobject_of(&slice)?)],
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// The appearance of `stamps`: a form XObject covering them all.

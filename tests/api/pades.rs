@@ -154,6 +154,7 @@ pub async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
             field_name: "employee".into(),
             page: 0,
             appearance: Some(stamp::appearance(&employee_stamp).unwrap()),
+            stamps: Vec::new(),
         },
     )
     .await
@@ -183,6 +184,7 @@ pub async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
             field_name: "employer".into(),
             page: 9,
             appearance: Some(stamp::appearance(&employer_stamps).unwrap()),
+            stamps: Vec::new(),
         },
     )
     .await
@@ -377,20 +379,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
     )
     .await;
     assert_eq!(code, 0, "pdftoppm: {out}");
-    let red_in = |page: &str, (x0, y0, x1, y1): (f32, f32, f32, f32)| -> usize {
-        let image = image::open(path.join(page)).unwrap().into_rgb8();
-        let px = |pt: f32| (pt * 50.0 / 72.0) as u32;
-        let (height_pt, mut count) = (842.0, 0);
-        for y in px(height_pt - y1)..px(height_pt - y0) {
-            for x in px(x0)..px(x1) {
-                let [r, g, b] = image.get_pixel(x, y).0;
-                if r > 150 && g < 110 && b < 110 {
-                    count += 1;
-                }
-            }
-        }
-        count
-    };
+    let red_in = |page: &str, area| red_pixels(&path.join(page), area);
     assert!(
         red_in("page-01.png", (400.0, 100.0, 490.0, 190.0)) > 100,
         "the name seal on page 1"
@@ -535,4 +524,149 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
         0,
         "pdfsig: {out}"
     );
+}
+
+/// Red seal pixels in a page rendered at 50 dpi, within a box in points.
+fn red_pixels(png: &Path, (x0, y0, x1, y1): (f32, f32, f32, f32)) -> usize {
+    let image = image::open(png).unwrap().into_rgb8();
+    let px = |pt: f32| (pt * 50.0 / 72.0) as u32;
+    let mut count = 0;
+    for y in px(842.0 - y1)..px(842.0 - y0) {
+        for x in px(x0)..px(x1).min(image.width()) {
+            let [r, g, b] = image.get_pixel(x, y).0;
+            if r > 150 && g < 110 && b < 110 {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs pdftoppm (poppler-utils) and pyHanko: run by .ci/run"]
+async fn a_cross_page_seal_puts_a_slice_on_every_page_after_an_earlier_signature() {
+    let (t, addr) = TestApp::serving().await;
+    let (admin, enterprise) = certified_enterprise(
+        &t,
+        "13800004301",
+        "郑州骑缝科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let employee = t.verified_person("13800004302", "110101199003071233").await;
+    let official = seal_png(
+        &t,
+        &admin.token,
+        "query($e: ID!) { enterprise(id: $e) { seals { image { sha256 } } } }",
+        json!({ "e": enterprise }),
+        "/data/enterprise/seals/0/image/sha256",
+    )
+    .await;
+    t.app.clock.reset();
+    let mut conn = t.conn().await;
+    let services = t.app.services();
+    let first = sign(
+        &mut conn,
+        &services,
+        contract_pdf(10),
+        person_certificate(&t, &employee).await,
+        Placement {
+            field_name: "employee".into(),
+            page: 0,
+            appearance: None,
+            stamps: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let pages: Vec<(usize, f32)> = (0..10).map(|p| (p, 595.0)).collect();
+    let signed = sign(
+        &mut conn,
+        &services,
+        first,
+        enterprise_certificate(&t, &admin, &enterprise).await,
+        Placement {
+            field_name: "employer".into(),
+            page: 9,
+            appearance: Some(
+                stamp::appearance(&[Stamp {
+                    png: &official,
+                    x: 380.0,
+                    y: 120.0,
+                    width: 120.0,
+                    height: 120.0,
+                }])
+                .unwrap(),
+            ),
+            stamps: stamp::cross_page(&official, &pages, 400.0, 120.0).unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("yyq-cross-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.as_path();
+    std::fs::write(path.join("signed.pdf"), &signed).unwrap();
+    let root = reqwest::get(format!("http://{addr}/pki/root.pem"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(path.join("root.pem"), &root).unwrap();
+
+    let (code, out) = tool(
+        "pdftoppm",
+        &["-r", "50", "-png", "signed.pdf", "page"],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "pdftoppm: {out}");
+    for page in 1..=10 {
+        let png = path.join(format!("page-{page:02}.png"));
+        assert!(
+            red_pixels(&png, (583.0, 400.0, 595.0, 520.0)) > 5,
+            "a seal slice on page {page}"
+        );
+        assert_eq!(
+            red_pixels(&png, (560.0, 400.0, 580.0, 520.0)),
+            0,
+            "only a slice on page {page}"
+        );
+    }
+
+    // The slices are widgets of the enterprise's signature field: the
+    // employee's earlier signature sees an acceptable modification.
+    let (code, out) = tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            "root.pem",
+            "--trust-replace",
+            "signed.pdf",
+        ],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "pyhanko: {out}");
+    assert!(
+        out.contains("employee:") && out.contains("ACCEPTABLE_MODIFICATIONS"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")
+            .count(),
+        2,
+        "{out}"
+    );
+
+    // Our verifier agrees.
+    let report = yuyunqian::domain::verification::verify_document(&mut conn, &services, signed)
+        .await
+        .unwrap();
+    assert_eq!(report.verdict, yuyunqian::pdf::verify::Verdict::TotalPassed);
+    assert_eq!(report.signatures.len(), 2);
 }
