@@ -29,6 +29,7 @@ use crate::notify::email::{FileEmail, SmtpEmail, SmtpSettings};
 use crate::notify::sms::{HttpSms, LocalSms};
 use crate::pki::secrets::MasterKey;
 use crate::storage::BlobStore;
+use crate::tsa_client::HttpTsa;
 
 /// Cheap to clone: every clone shares one `AppState`.
 #[derive(Clone)]
@@ -43,6 +44,8 @@ pub struct AppState {
     pub storage: BlobStore,
     pub identity: Arc<dyn IdentityProvider>,
     pub ca_review: Arc<dyn CaReview>,
+    /// A remote RFC 3161 TSA; None: the platform TSA stamps.
+    pub remote_tsa: Option<Arc<HttpTsa>>,
     pub outbox: OutboxWaker,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
@@ -72,6 +75,10 @@ impl App {
                 config.ca.review_token.clone(),
             )?),
         };
+        let remote_tsa = match &config.tsa.tsa_url {
+            Some(url) => Some(Arc::new(HttpTsa::new(url, config.tsa.tsa_token.clone())?)),
+            None => None,
+        };
         let storage = BlobStore::new(config.data_dir.join("blobs"));
         let events = match config.event_transport {
             EventTransport::Postgres => EventBus::new(Transport::Postgres, None),
@@ -86,6 +93,7 @@ impl App {
             events,
             identity,
             ca_review,
+            remote_tsa,
             outbox: OutboxWaker::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
@@ -102,6 +110,7 @@ impl App {
             storage: &self.storage,
             identity: self.identity.as_ref(),
             ca_review: self.ca_review.as_ref(),
+            remote_tsa: self.remote_tsa.as_deref(),
             outbox: &self.outbox,
         }
     }

@@ -184,6 +184,9 @@ pub struct Config {
     pub ca: CaConfig,
 
     #[command(flatten)]
+    pub tsa: TsaConfig,
+
+    #[command(flatten)]
     pub sessions: SessionConfig,
 
     #[command(flatten)]
@@ -294,6 +297,17 @@ pub struct CaConfig {
         global = true
     )]
     pub refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TsaConfig {
+    /// An RFC 3161 timestamping service (http) for signature and document
+    /// timestamps; unset: the platform's own TSA stamps.
+    #[arg(long = "tsa-url", env = "YYQ_TSA_URL", global = true)]
+    pub tsa_url: Option<String>,
+    /// Bearer token sent to the timestamping service.
+    #[arg(long = "tsa-token", env = "YYQ_TSA_TOKEN", value_parser = secret, global = true)]
+    pub tsa_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -478,6 +492,10 @@ impl Config {
                 review_url: None,
                 review_token: None,
                 refresh_secs: 300,
+            },
+            tsa: TsaConfig {
+                tsa_url: None,
+                tsa_token: None,
             },
             sessions: SessionConfig {
                 idle_minutes: 120,

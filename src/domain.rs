@@ -38,6 +38,7 @@ pub struct Services<'a> {
     pub storage: &'a BlobStore,
     pub identity: &'a dyn IdentityProvider,
     pub ca_review: &'a dyn CaReview,
+    pub remote_tsa: Option<&'a crate::tsa_client::HttpTsa>,
     pub outbox: &'a OutboxWaker,
 }
 

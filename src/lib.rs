@@ -19,6 +19,7 @@ pub mod seal_images;
 pub mod seal_uploads;
 pub mod server;
 pub mod storage;
+pub mod tsa_client;
 
 pub use app::App;
 pub use config::Config;

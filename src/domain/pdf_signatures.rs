@@ -75,7 +75,7 @@ pub async fn complete(
         crate::domain::certificates::current_root_crl(conn, svc).await?,
     ];
     let now = svc.clock.now();
-    tokio::task::spawn_blocking(move || {
+    let prepared = tokio::task::spawn_blocking(move || {
         let document = input::load(&pdf, &Limits::default()).map_err(pdf_error)?;
         let mut certificates = vec![root_der, tsa.cert.der.clone()];
         certificates.extend(tsa.chain.iter().map(|c| c.der.clone()));
@@ -102,19 +102,40 @@ pub async fn complete(
         let prepared =
             sign::prepare(&with_dss, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
         let digest = prepared.digest().map_err(pdf_error)?;
-        let stamp = Tsa {
-            cert: &tsa.cert,
-            chain: &tsa.chain,
-            key: &tsa.key,
-        };
-        let token = tsa::issue_token(&stamp, &digest, now, None).map_err(AppError::internal)?;
-        prepared.embed(&token).map_err(pdf_error)
+        Ok::<_, AppError>((prepared, digest, tsa))
     })
-    .await?
+    .await??;
+    let (prepared, digest, tsa) = prepared;
+    let token = timestamp(svc, &tsa, &digest, now).await?;
+    tokio::task::spawn_blocking(move || prepared.embed(&token).map_err(pdf_error)).await?
+}
+
+/// A timestamp token over `imprint`: from the configured RFC 3161 service,
+/// or the platform TSA. Without one, nothing gets signed.
+async fn timestamp(
+    svc: &Services<'_>,
+    tsa: &TsaParts,
+    imprint: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Vec<u8>> {
+    match svc.remote_tsa {
+        Some(remote) => remote
+            .stamp(imprint)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}; nothing was signed"))),
+        None => {
+            let stamp = Tsa {
+                cert: &tsa.cert,
+                chain: &tsa.chain,
+                key: &tsa.key,
+            };
+            tsa::issue_token(&stamp, imprint, now, None).map_err(AppError::internal)
+        }
+    }
 }
 
 /// Signs `pdf` in a new revision with the cloud certificate `certificate`,
-/// with a signature timestamp from the platform TSA.
+/// with a signature timestamp (the configured TSA, else the platform's).
 pub async fn sign(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
@@ -146,7 +167,8 @@ pub async fn sign(
     // The issuing CA issued both the signer's and the TSA's certificate.
     let chain = tsa_parts.chain.clone();
     let now = svc.clock.now();
-    tokio::task::spawn_blocking(move || {
+    let signer_for_attributes = signer.clone();
+    let parts = tokio::task::spawn_blocking(move || {
         let document = input::load(&pdf, &Limits::default()).map_err(pdf_error)?;
         let spec = FieldSpec {
             name: &placement.field_name,
@@ -159,18 +181,18 @@ pub async fn sign(
             sign::prepare(&pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
         drop(document);
         let digest = prepared.digest().map_err(pdf_error)?;
-        let attributes =
-            cms::signed_attributes(ID_DATA, &digest, &signer).map_err(AppError::internal)?;
+        let attributes = cms::signed_attributes(ID_DATA, &digest, &signer_for_attributes)
+            .map_err(AppError::internal)?;
         let to_sign = cms::to_be_signed(&attributes).map_err(AppError::internal)?;
         let signature = cms::sign_ecdsa_sha256(&key, &to_sign).map_err(AppError::internal)?;
-        let imprint = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signature)
-            .map_err(AppError::internal)?;
-        let tsa = Tsa {
-            cert: &tsa_parts.cert,
-            chain: &tsa_parts.chain,
-            key: &tsa_parts.key,
-        };
-        let token = tsa::issue_token(&tsa, &imprint, now, None).map_err(AppError::internal)?;
+        Ok::<_, AppError>((prepared, attributes, signature))
+    })
+    .await??;
+    let (prepared, attributes, signature) = parts;
+    let imprint = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signature)
+        .map_err(AppError::internal)?;
+    let token = timestamp(svc, &tsa_parts, &imprint, now).await?;
+    tokio::task::spawn_blocking(move || {
         let cms = cms::signed_data(
             ID_DATA,
             None,

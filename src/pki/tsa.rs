@@ -97,3 +97,80 @@ pub fn token_info(token: &[u8]) -> Result<TstInfo, CmsError> {
     let octets = content.decode_as::<OctetString>()?;
     Ok(TstInfo::from_der(octets.as_bytes())?)
 }
+
+/// An RFC 3161 request for a SHA-256 imprint, with a nonce and the TSA's
+/// certificate asked for.
+pub fn request(imprint: &[u8], nonce: &[u8; 8]) -> Result<Vec<u8>, CmsError> {
+    let mut nonce_bytes = nonce.to_vec();
+    nonce_bytes[0] &= 0x7F;
+    let request = x509_tsp::TimeStampReq {
+        version: TspVersion::V1,
+        message_imprint: MessageImprint {
+            hash_algorithm: AlgorithmIdentifier::<Any> {
+                oid: ID_SHA256,
+                parameters: None,
+            },
+            hashed_message: OctetString::new(imprint)?,
+        },
+        req_policy: None,
+        nonce: Some(Int::new(&nonce_bytes)?),
+        cert_req: true,
+        extensions: None,
+    };
+    Ok(request.to_der()?)
+}
+
+/// The token of an RFC 3161 response, checked against what was asked: a
+/// granted status, the same imprint and nonce.
+pub fn token_from_response(
+    response: &[u8],
+    imprint: &[u8],
+    request_der: &[u8],
+) -> Result<Vec<u8>, CmsError> {
+    let asked = x509_tsp::TimeStampReq::from_der(request_der)?;
+    let response = x509_tsp::TimeStampResp::from_der(response)?;
+    use cmpv2::status::PkiStatus;
+    if !matches!(
+        response.status.status,
+        PkiStatus::Accepted | PkiStatus::GrantedWithMods
+    ) {
+        return Err(CmsError::Shape("the TSA refused the request"));
+    }
+    let token = response
+        .time_stamp_token
+        .ok_or(CmsError::Shape("the TSA answered without a token"))?
+        .to_der()?;
+    let info = token_info(&token)?;
+    if info.message_imprint.hashed_message.as_bytes() != imprint {
+        return Err(CmsError::Shape("the token stamps another imprint"));
+    }
+    if info.nonce != asked.nonce {
+        return Err(CmsError::Shape("the token answers another request"));
+    }
+    Ok(token)
+}
+
+/// The platform TSA answering an RFC 3161 request (DER in, DER out).
+pub fn respond(tsa: &Tsa<'_>, request_der: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, CmsError> {
+    let request = x509_tsp::TimeStampReq::from_der(request_der)?;
+    if request.message_imprint.hash_algorithm.oid != ID_SHA256
+        || request.message_imprint.hashed_message.as_bytes().len() != 32
+    {
+        return Err(CmsError::Shape("only SHA-256 imprints are stamped"));
+    }
+    let token = issue_token(
+        tsa,
+        request.message_imprint.hashed_message.as_bytes(),
+        at,
+        request.nonce,
+    )?;
+    let response = x509_tsp::TimeStampResp {
+        status: cmpv2::status::PkiStatusInfo {
+            status: cmpv2::status::PkiStatus::Accepted,
+            status_string: None,
+            fail_info: None,
+        },
+        time_stamp_token: Some(::cms::content_info::ContentInfo::from_der(&token)?),
+    };
+    Ok(response.to_der()?)
+}

@@ -26,6 +26,7 @@ mod real_name;
 mod schema;
 mod seals;
 mod server;
+mod tsa;
 mod ukey;
 mod verification;
 mod websocket;
