@@ -11,6 +11,7 @@ pub mod fields;
 pub mod files;
 pub mod identity_numbers;
 pub mod membership;
+pub mod page_codes;
 pub mod pdf_signatures;
 pub mod platform_roles;
 pub mod real_name;

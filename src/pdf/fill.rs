@@ -173,33 +173,52 @@ pub fn fill(
     }
     for (page, lines) in by_page {
         let page_id = pages[&(u32::try_from(page).unwrap_or(0) + 1)];
-        let mut page_dict = document.get_dictionary(page_id)?.clone();
-        // The page's own drawing is wrapped in q/Q so that a state it leaves
-        // behind cannot move our text.
-        let save_id = revision.reserve();
-        revision.put(
-            save_id,
-            &Object::Stream(Stream::new(Dictionary::new(), b"q\n".to_vec())),
+        append_content(
+            &mut revision,
+            page_id,
+            content_for(&lines, &cids),
+            Some(&font_resources),
         )?;
-        let mut text = Stream::new(Dictionary::new(), {
-            let mut bytes = b"Q\n".to_vec();
-            bytes.extend(content_for(&lines, &cids));
-            bytes
-        });
-        text.compress()?;
-        let text_id = revision.reserve();
-        revision.put(text_id, &Object::Stream(text))?;
-        let mut contents = vec![Object::Reference(save_id)];
-        match page_dict.get(b"Contents") {
-            Ok(Object::Reference(id)) => match document.get_object(*id)? {
-                Object::Array(items) => contents.extend(items.iter().cloned()),
-                _ => contents.push(Object::Reference(*id)),
-            },
-            Ok(Object::Array(items)) => contents.extend(items.iter().cloned()),
-            _ => {}
-        }
-        contents.push(Object::Reference(text_id));
-        page_dict.set("Contents", Object::Array(contents));
+    }
+    Ok(revision.finish()?.bytes)
+}
+
+/// Draws `content` over a page in `revision`: the page's own drawing is
+/// wrapped in q/Q so that a graphics state it leaves behind cannot move
+/// ours, and `fonts` join its font resources.
+pub fn append_content(
+    revision: &mut Revision<'_>,
+    page_id: ObjectId,
+    content: Vec<u8>,
+    fonts: Option<&Dictionary>,
+) -> Result<(), PdfError> {
+    let document = revision.document();
+    let mut page_dict = document.get_dictionary(page_id)?.clone();
+    let save_id = revision.reserve();
+    revision.put(
+        save_id,
+        &Object::Stream(Stream::new(Dictionary::new(), b"q\n".to_vec())),
+    )?;
+    let mut ours = Stream::new(Dictionary::new(), {
+        let mut bytes = b"Q\n".to_vec();
+        bytes.extend(content);
+        bytes
+    });
+    ours.compress()?;
+    let ours_id = revision.reserve();
+    revision.put(ours_id, &Object::Stream(ours))?;
+    let mut contents = vec![Object::Reference(save_id)];
+    match page_dict.get(b"Contents") {
+        Ok(Object::Reference(id)) => match document.get_object(*id)? {
+            Object::Array(items) => contents.extend(items.iter().cloned()),
+            _ => contents.push(Object::Reference(*id)),
+        },
+        Ok(Object::Array(items)) => contents.extend(items.iter().cloned()),
+        _ => {}
+    }
+    contents.push(Object::Reference(ours_id));
+    page_dict.set("Contents", Object::Array(contents));
+    if let Some(fonts) = fonts {
         let mut resources = match inherited(document, page_id, b"Resources") {
             Some(Object::Dictionary(dict)) => dict,
             _ => Dictionary::new(),
@@ -211,14 +230,13 @@ pub fn fill(
             },
             Err(_) => Dictionary::new(),
         };
-        for (name, reference) in font_resources.iter() {
+        for (name, reference) in fonts.iter() {
             font_dict.set(name.clone(), reference.clone());
         }
         resources.set("Font", Object::Dictionary(font_dict));
         page_dict.set("Resources", Object::Dictionary(resources));
-        revision.put(page_id, &Object::Dictionary(page_dict))?;
     }
-    Ok(revision.finish()?.bytes)
+    revision.put(page_id, &Object::Dictionary(page_dict))
 }
 
 /// A date in one of the allowed formats (`yyyy-MM-dd`, `yyyy年MM月dd日`,

@@ -21,6 +21,7 @@ mod membership;
 mod migrations;
 mod outbox;
 mod pades;
+mod page_codes;
 mod pki;
 mod real_name;
 mod schema;
