@@ -2,6 +2,9 @@
 //! XObject (RGB) with a soft mask (its alpha), drawn inside a form XObject
 //! that serves as a signature widget's appearance.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use image::RgbaImage;
 use lopdf::{Dictionary, Object, Stream};
 
@@ -17,12 +20,32 @@ pub struct Stamp<'a> {
     pub height: f32,
 }
 
+/// Prepared image XObjects by the SHA-256 of their PNG: a seal is stamped
+/// on thousands of contracts, and decoding and compressing it is most of a
+/// signature's cost.
+static PREPARED: OnceLock<Mutex<HashMap<Vec<u8>, Stream>>> = OnceLock::new();
+const PREPARED_MAX: usize = 256;
+
 /// The image XObject of a PNG: RGB samples with the alpha as /SMask.
 pub fn image_xobject(png: &[u8]) -> Result<Stream, PdfError> {
+    let key = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), png)
+        .map_err(|e| PdfError::Unreadable(format!("hash: {e}")))?
+        .to_vec();
+    let cache = PREPARED.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(hit);
+    }
     let image = image::load_from_memory_with_format(png, image::ImageFormat::Png)
         .map_err(|e| PdfError::Unreadable(format!("stamp image: {e}")))?
         .into_rgba8();
-    xobject_of(&image)
+    let stream = xobject_of(&image)?;
+    if let Ok(mut cache) = cache.lock() {
+        if cache.len() >= PREPARED_MAX {
+            cache.clear();
+        }
+        cache.insert(key, stream.clone());
+    }
+    Ok(stream)
 }
 
 fn xobject_of(image: &RgbaImage) -> Result<Stream, PdfError> {

@@ -156,3 +156,70 @@ async fn documents_signed_under_another_root_never_pass() {
     );
     assert_eq!(report["signatures"][0]["chainTrusted"], false);
 }
+
+/// A small deterministic mutation fuzzer (cargo fuzz needs a nightly
+/// toolchain this machine does not have): flipped bytes, truncations and
+/// spliced copies of a signed contract go through the input checks and the
+/// verifier, which must answer (Ok or Err) and never panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn mutated_documents_never_crash_the_parser_or_the_verifier() {
+    let t = TestApp::spawn().await;
+    let (_, _, signed) = signed_twice(&t).await;
+    let mut conn = t.conn().await;
+    let root = yuyunqian::domain::certificates::platform_certificate_pem(
+        &mut conn,
+        &t.app.services(),
+        yuyunqian::db::enums::KeyPurpose::Root,
+    )
+    .await
+    .unwrap();
+    let root = openssl::x509::X509::from_pem(root.as_bytes())
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let trust = yuyunqian::pdf::verify::Trust {
+        root: &root,
+        crls: &[],
+    };
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let limits = yuyunqian::pdf::input::Limits::default();
+    for round in 0..400 {
+        let mut bytes = signed.clone();
+        match round % 4 {
+            0 => {
+                for _ in 0..1 + next() % 8 {
+                    let at = (next() as usize) % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+            }
+            1 => bytes.truncate((next() as usize) % bytes.len()),
+            2 => {
+                let from = (next() as usize) % bytes.len();
+                let to = (next() as usize) % bytes.len();
+                let len = ((next() as usize) % 512).min(bytes.len() - from.max(to));
+                let chunk = bytes[from..from + len].to_vec();
+                bytes[to..to + len].copy_from_slice(&chunk);
+            }
+            _ => {
+                let at = (next() as usize) % bytes.len();
+                bytes.splice(
+                    at..at,
+                    b"<< /Type /Page /Contents 9999 0 R >>".iter().copied(),
+                );
+            }
+        }
+        let _ = yuyunqian::pdf::input::accept(&bytes, &limits);
+        if let Ok(report) = yuyunqian::pdf::verify::verify(&bytes, &trust) {
+            assert!(
+                report.verdict != yuyunqian::pdf::verify::Verdict::TotalPassed || bytes == signed,
+                "round {round}: a mutated document passed"
+            );
+        }
+    }
+}
