@@ -1,5 +1,5 @@
 //! Signing throughput on one core: fill + stamp + PAdES B-T signature of a
-//! 10-page contract, and the signature alone, with the platform's own code
+//! 10-page contract, the signature alone, and its verification, with the platform's own code
 //! (no database). Prints signatures per second, the raw cryptographic cost
 //! and peak memory, and leaves the contract, keys and certificates in
 //! `target/bench-signing/` for `scripts/bench-signing.sh` to hand to pyHanko.
@@ -20,6 +20,7 @@ use lopdf::{Document, Object, Stream, dictionary};
 use yuyunqian::pdf::fill::{FieldText, fill};
 use yuyunqian::pdf::sign::{DEFAULT_RESERVED, FieldSpec, SignatureKind, prepare};
 use yuyunqian::pdf::stamp::{Stamp, appearance};
+use yuyunqian::pdf::verify::{Trust, Verdict, verify};
 use yuyunqian::pki::ca::{self, KeyAlgorithm, SubjectInfo};
 use yuyunqian::pki::cms::{self, Cert, ID_DATA, SignerParts};
 use yuyunqian::pki::tsa::{self, Tsa};
@@ -274,6 +275,18 @@ fn main() {
         crypto / b_t
     );
     std::fs::write(out.join("rust-rate.txt"), format!("{b_t}")).expect("write");
+    let signed = sign_once(&pdf, &m, None);
+    let root_der = root.cert.to_der().expect("der");
+    let trust = Trust {
+        root: &root_der,
+        crls: &[],
+    };
+    let verified = rate("verification of the B-T signed contract", 300, || {
+        let report = verify(&signed, &trust).expect("verify");
+        assert_eq!(report.verdict, Verdict::TotalPassed);
+        std::hint::black_box(report);
+    });
+    std::fs::write(out.join("rust-verify-rate.txt"), format!("{verified}")).expect("write");
     if let Some(kib) = peak_memory_kib() {
         println!("peak memory (VmHWM): {} MiB", kib / 1024);
     }

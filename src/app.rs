@@ -46,6 +46,9 @@ pub struct AppState {
     pub ca_review: Arc<dyn CaReview>,
     /// A remote RFC 3161 TSA; None: the platform TSA stamps.
     pub remote_tsa: Option<Arc<HttpTsa>>,
+    /// Anonymous document verification is CPU-bound: at most this many at
+    /// once per server, the rest are told to retry.
+    pub verifications: Arc<tokio::sync::Semaphore>,
     pub outbox: OutboxWaker,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
@@ -94,6 +97,9 @@ impl App {
             identity,
             ca_review,
             remote_tsa,
+            verifications: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
             outbox: OutboxWaker::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
@@ -111,6 +117,7 @@ impl App {
             identity: self.identity.as_ref(),
             ca_review: self.ca_review.as_ref(),
             remote_tsa: self.remote_tsa.as_deref(),
+            verifications: &self.verifications,
             outbox: &self.outbox,
         }
     }

@@ -40,6 +40,7 @@ pub struct Services<'a> {
     pub identity: &'a dyn IdentityProvider,
     pub ca_review: &'a dyn CaReview,
     pub remote_tsa: Option<&'a crate::tsa_client::HttpTsa>,
+    pub verifications: &'a tokio::sync::Semaphore,
     pub outbox: &'a OutboxWaker,
 }
 

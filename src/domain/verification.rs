@@ -16,6 +16,13 @@ pub async fn verify_document(
     svc: &Services<'_>,
     pdf: Vec<u8>,
 ) -> AppResult<Report> {
+    let _permit = svc
+        .verifications
+        .try_acquire()
+        .map_err(|_| AppError::RateLimited {
+            message: "too many documents are being verified, try again shortly",
+            retry_after_seconds: Some(5),
+        })?;
     let root = require(conn, svc, KeyPurpose::Root).await?;
     let root_der = root.cert.to_der().map_err(AppError::internal)?;
     let crls = vec![

@@ -12,6 +12,7 @@ use der::asn1::OctetString;
 use der::{Decode, Encode};
 use lopdf::{Document, Object};
 use openssl::hash::{Hasher, MessageDigest, hash};
+use openssl::pkey::{PKey, Public};
 use openssl::sign::Verifier;
 use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
@@ -71,6 +72,34 @@ pub struct Report {
     pub platform_document: bool,
     pub modified_after_last_signature: bool,
     pub signatures: Vec<SignatureReport>,
+}
+
+/// A certificate with its public key.
+type Parsed = (X509, Option<PKey<Public>>);
+
+thread_local! {
+    /// Parsed certificates by the SHA-256 of their DER: OpenSSL 3 decodes
+    /// slowly, and the platform's chain repeats in every document.
+    static PARSED: std::cell::RefCell<std::collections::HashMap<Vec<u8>, Parsed>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The certificate and its public key, parsed once per thread.
+fn parsed(der: &[u8]) -> Option<Parsed> {
+    let key = hash(MessageDigest::sha256(), der).ok()?.to_vec();
+    if let Some(hit) = PARSED.with(|cache| cache.borrow().get(&key).cloned()) {
+        return Some(hit);
+    }
+    let cert = X509::from_der(der).ok()?;
+    let public = cert.public_key().ok();
+    PARSED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(key, (cert.clone(), public.clone()));
+    });
+    Some((cert, public))
 }
 
 /// The two signed ranges when the ByteRange is well formed: four integers
@@ -156,8 +185,7 @@ fn check_signer(info: &SignerInfo, signer_der: &[u8], digest: &[u8]) -> (bool, b
         .zip(hash(MessageDigest::sha256(), signer_der).ok())
         .is_some_and(|(id, h)| id.hash_algorithm.is_none() && id.cert_hash.as_bytes() == &h[..]);
     let signature_valid = (|| {
-        let cert = X509::from_der(signer_der).ok()?;
-        let key = cert.public_key().ok()?;
+        let key = parsed(signer_der)?.1?;
         let mut verifier = Verifier::new(MessageDigest::sha256(), &key).ok()?;
         verifier.update(&attributes.to_der().ok()?).ok()?;
         verifier.verify(info.signature.as_bytes()).ok()
@@ -169,8 +197,8 @@ fn check_signer(info: &SignerInfo, signer_der: &[u8], digest: &[u8]) -> (bool, b
 /// Whether `leaf` chains to the root through `others`, at `at`.
 fn chain_trusted(trust: &Trust<'_>, leaf: &[u8], others: &[Vec<u8>], at: DateTime<Utc>) -> bool {
     (|| {
-        let root = X509::from_der(trust.root).ok()?;
-        let leaf = X509::from_der(leaf).ok()?;
+        let root = parsed(trust.root)?.0;
+        let leaf = parsed(leaf)?.0;
         let mut store = X509StoreBuilder::new().ok()?;
         store.add_cert(root).ok()?;
         let mut param = openssl::x509::verify::X509VerifyParam::new().ok()?;
@@ -179,7 +207,7 @@ fn chain_trusted(trust: &Trust<'_>, leaf: &[u8], others: &[Vec<u8>], at: DateTim
         let store = store.build();
         let mut chain = Stack::new().ok()?;
         for der in others {
-            chain.push(X509::from_der(der).ok()?).ok()?;
+            chain.push(parsed(der)?.0).ok()?;
         }
         let mut context = X509StoreContext::new().ok()?;
         context
@@ -191,7 +219,7 @@ fn chain_trusted(trust: &Trust<'_>, leaf: &[u8], others: &[Vec<u8>], at: DateTim
 
 /// Valid at `at` and not revoked by then according to `crls`.
 fn valid_at(trust: &Trust<'_>, der: &[u8], at: DateTime<Utc>) -> bool {
-    let Ok(cert) = X509::from_der(der) else {
+    let Some((cert, _)) = parsed(der) else {
         return false;
     };
     let Ok(parsed) = Certificate::from_der(der) else {
@@ -224,7 +252,7 @@ fn valid_at(trust: &Trust<'_>, der: &[u8], at: DateTime<Utc>) -> bool {
 }
 
 fn subject_parts(der: &[u8]) -> (String, Option<String>, String, String) {
-    let Ok(cert) = X509::from_der(der) else {
+    let Some((cert, _)) = parsed(der) else {
         return Default::default();
     };
     let entry = |nid| {

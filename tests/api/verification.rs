@@ -223,3 +223,27 @@ async fn mutated_documents_never_crash_the_parser_or_the_verifier() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_beyond_the_servers_capacity_is_told_to_retry() {
+    let t = TestApp::spawn().await;
+    let (_, _, signed) = signed_twice(&t).await;
+    let all = u32::try_from(t.app.verifications.available_permits()).unwrap();
+    let held = t
+        .app
+        .verifications
+        .clone()
+        .try_acquire_many_owned(all)
+        .unwrap();
+    let r = t
+        .gql_upload(
+            "",
+            VERIFY,
+            json!({ "f": null }),
+            &[("f", "contract.pdf", &signed)],
+        )
+        .await;
+    assert_eq!(error_code(&r), "RATE_LIMITED", "{r}");
+    drop(held);
+    assert_eq!(verify(&t, &signed).await["verdict"], "TOTAL_PASSED");
+}
