@@ -462,14 +462,111 @@ fn only_validation_data(bytes: &[u8], end: usize) -> bool {
     })
 }
 
+/// Whether the later revisions after `end` (the end of a signed revision)
+/// only did what signing does: add signature fields with their widgets,
+/// validation data and document timestamps. New objects count only through
+/// the changed objects that refer to them, and those may change only so:
+/// the catalog in /AcroForm and /DSS, a page in /Annots (growing by
+/// signature widgets), the form in /Fields and /SigFlags, and arrays by
+/// appending.
+fn only_signing_after(bytes: &[u8], end: usize, after: &Document) -> bool {
+    let Ok(before) = input::load(&bytes[..end], &Limits::default()) else {
+        return false;
+    };
+    let is_signature_widget = |object: &Object| {
+        let Object::Dictionary(d) = object else {
+            return false;
+        };
+        let own = matches!(d.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig");
+        let parent = d
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .and_then(|p| after.get_dictionary(p))
+            .is_ok_and(|p| matches!(p.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig"));
+        matches!(d.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Widget") && (own || parent)
+    };
+    let without = |d: &lopdf::Dictionary, keys: &[&[u8]]| {
+        let mut d = d.clone();
+        for key in keys {
+            d.remove(key);
+        }
+        d
+    };
+    after.objects.iter().all(|(id, object)| {
+        let Some(previous) = before.objects.get(id) else {
+            return true;
+        };
+        if previous == object {
+            return true;
+        }
+        match (previous, object) {
+            (Object::Array(old), Object::Array(new)) => {
+                new.starts_with(old)
+                    && new[old.len()..].iter().all(|item| {
+                        item.as_reference()
+                            .ok()
+                            .and_then(|r| after.get_object(r).ok())
+                            .is_some_and(|o| is_signature_widget(o) || matches!(o, Object::Dictionary(d) if d.has(b"Kids") || d.has(b"V")))
+                    })
+            }
+            (Object::Dictionary(old), Object::Dictionary(new)) => {
+                let kind = |d: &lopdf::Dictionary| {
+                    d.get(b"Type").and_then(Object::as_name).map(<[u8]>::to_vec).unwrap_or_default()
+                };
+                match kind(old).as_slice() {
+                    b"Catalog" => without(old, &[b"AcroForm", b"DSS"]) == without(new, &[b"AcroForm", b"DSS"]),
+                    b"Page" => {
+                        without(old, &[b"Annots"]) == without(new, &[b"Annots"])
+                            && match (old.get(b"Annots"), new.get(b"Annots")) {
+                                (_, Ok(Object::Reference(_))) => true,
+                                (Ok(Object::Array(a)), Ok(Object::Array(b))) => {
+                                    b.starts_with(a)
+                                        && b[a.len()..].iter().all(|i| {
+                                            i.as_reference().ok().and_then(|r| after.get_object(r).ok()).is_some_and(is_signature_widget)
+                                        })
+                                }
+                                (Err(_), Ok(Object::Array(b))) => b.iter().all(|i| {
+                                    i.as_reference().ok().and_then(|r| after.get_object(r).ok()).is_some_and(is_signature_widget)
+                                }),
+                                _ => false,
+                            }
+                    }
+                    _ => {
+                        // The interactive form dictionary (it has no /Type).
+                        old.has(b"Fields")
+                            && without(old, &[b"Fields", b"SigFlags"]) == without(new, &[b"Fields", b"SigFlags"])
+                    }
+                }
+            }
+            _ => false,
+        }
+    })
+}
+
 pub fn verify(bytes: &[u8], trust: &Trust<'_>) -> Result<Report, PdfError> {
     let document: Document = input::load(bytes, &Limits::default())?;
     let found = signatures::find(&document)?;
-    let reports: Vec<SignatureReport> = found
+    let mut reports: Vec<SignatureReport> = found
         .iter()
         .map(|f| check_signature(bytes, trust, f))
         .collect();
     let last_end = reports.iter().map(|r| r.revision_end).max().unwrap_or(0);
+    // An earlier signature holds only if what came after it was signing.
+    let signed_part = if 0 < last_end && last_end < bytes.len() {
+        Some(input::load(&bytes[..last_end], &Limits::default())?)
+    } else {
+        None
+    };
+    let signed_document = signed_part.as_ref().unwrap_or(&document);
+    for report in reports.iter_mut() {
+        if report.verdict == Verdict::TotalPassed
+            && report.revision_end < last_end
+            && !only_signing_after(&bytes[..last_end], report.revision_end, signed_document)
+        {
+            report.verdict = Verdict::TotalFailed;
+            report.sub_indication = Some("MODIFIED_AFTER_SIGNING");
+        }
+    }
     let trailing = bytes
         .get(last_end..)
         .is_some_and(|rest| rest.iter().any(|b| !b.is_ascii_whitespace()));

@@ -247,3 +247,71 @@ async fn verification_beyond_the_servers_capacity_is_told_to_retry() {
     drop(held);
     assert_eq!(verify(&t, &signed).await["verdict"], "TOTAL_PASSED");
 }
+
+/// A page rewritten between two signatures: the later signer signed it, but
+/// the earlier signature no longer holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_between_two_signatures_fails_the_earlier_one() {
+    let t = TestApp::spawn().await;
+    let (_, first, _) = signed_twice(&t).await;
+    let document = Document::load_mem(&first).unwrap();
+    let page3 = document.get_pages()[&3];
+    let content_id = document
+        .get_dictionary(page3)
+        .unwrap()
+        .get(b"Contents")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let mut revision = yuyunqian::pdf::revision::Revision::new(&first, &document);
+    let forged = Content {
+        operations: vec![Operation::new("BT", vec![]), Operation::new("ET", vec![])],
+    };
+    revision
+        .put(
+            content_id,
+            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
+        )
+        .unwrap();
+    let rewritten = revision.finish().unwrap().bytes;
+    let r = t
+        .gql_as(
+            &t.verified_person("13800004501", "410102198506152310")
+                .await
+                .token,
+            "{ me { certificates { id } } }",
+            json!({}),
+        )
+        .await;
+    let certificate = r["data"]["me"]["certificates"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut conn = t.conn().await;
+    let resigned = yuyunqian::domain::pdf_signatures::sign(
+        &mut conn,
+        &t.app.services(),
+        rewritten,
+        certificate,
+        yuyunqian::domain::pdf_signatures::Placement {
+            field_name: "witness".into(),
+            page: 1,
+            appearance: None,
+            stamps: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let report = verify(&t, &resigned).await;
+    assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
+    assert_eq!(report["signatures"][0]["verdict"], "TOTAL_FAILED");
+    assert_eq!(
+        report["signatures"][0]["subIndication"],
+        "MODIFIED_AFTER_SIGNING"
+    );
+    assert_eq!(
+        report["signatures"][1]["verdict"], "TOTAL_PASSED",
+        "the witness signed what it saw"
+    );
+}
