@@ -281,6 +281,59 @@ fn contents_der(contents: &[u8]) -> &[u8] {
     &contents[..len]
 }
 
+/// An incremental revision over `pdf` that replaces the text of page
+/// `page` (1-based) with `text`: the forgery the verifiers must catch.
+pub fn rewrite_page(pdf: &[u8], page: u32, text: &str) -> Vec<u8> {
+    let document = Document::load_mem(pdf).unwrap();
+    let page_id = document.get_pages()[&page];
+    let content_id = document
+        .get_dictionary(page_id)
+        .unwrap()
+        .get(b"Contents")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let forged = Content {
+        operations: vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 14.into()]),
+            Operation::new("Td", vec![72.into(), 770.into()]),
+            Operation::new("Tj", vec![Object::string_literal(text)]),
+            Operation::new("ET", vec![]),
+        ],
+    };
+    let mut revision = yuyunqian::pdf::revision::Revision::new(pdf, &document);
+    revision
+        .put(
+            content_id,
+            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
+        )
+        .unwrap();
+    revision.finish().unwrap().bytes
+}
+
+/// `pyhanko sign <command> --trust root.pem --trust-replace [extra] <file>` in `dir`.
+async fn pyhanko(dir: &Path, command: &str, extra: &[&str], file: &str) -> (i32, String) {
+    let mut args = vec!["sign", command, "--trust", "root.pem", "--trust-replace"];
+    args.extend_from_slice(extra);
+    args.push(file);
+    tool("pyhanko", &args, dir).await
+}
+
+/// A fresh directory holding the running server's root certificate.
+async fn validator_dir(addr: std::net::SocketAddr, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("yyq-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = reqwest::get(format!("http://{addr}/pki/root.pem"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(dir.join("root.pem"), &root).unwrap();
+    dir
+}
+
 async fn tool(program: &str, args: &[&str], dir: &Path) -> (i32, String) {
     let output = tokio::process::Command::new(program)
         .args(args)
@@ -301,18 +354,10 @@ async fn tool(program: &str, args: &[&str], dir: &Path) -> (i32, String) {
 async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
     let (t, addr) = TestApp::serving().await;
     let (_, _, signed) = signed_twice(&t).await;
-    let dir = std::env::temp_dir().join(format!("yyq-pades-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = validator_dir(addr, "pades").await;
     let path = dir.as_path();
     eprintln!("validator files in {}", path.display());
     std::fs::write(path.join("signed.pdf"), &signed).unwrap();
-    let root = reqwest::get(format!("http://{addr}/pki/root.pem"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    std::fs::write(path.join("root.pem"), &root).unwrap();
 
     let (code, out) = tool("qpdf", &["--check", "signed.pdf"], path).await;
     assert_eq!(code, 0, "qpdf: {out}");
@@ -347,19 +392,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
         "pdfsig: {out}"
     );
 
-    let (code, out) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            "root.pem",
-            "--trust-replace",
-            "signed.pdf",
-        ],
-        path,
-    )
-    .await;
+    let (code, out) = pyhanko(path, "validate", &[], "signed.pdf").await;
     assert_eq!(code, 0, "pyhanko: {out}");
     let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("employe")).collect();
     assert_eq!(judged.len(), 2, "pyhanko: {out}");
@@ -408,37 +441,14 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
     std::fs::write(path.join("completed.pdf"), &completed).unwrap();
     let (code, out) = tool("qpdf", &["--check", "completed.pdf"], path).await;
     assert_eq!(code, 0, "qpdf: {out}");
-    let (code, out) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            "root.pem",
-            "--trust-replace",
-            "completed.pdf",
-        ],
-        path,
-    )
-    .await;
+    let (code, out) = pyhanko(path, "validate", &[], "completed.pdf").await;
     assert_eq!(code, 0, "pyhanko validate: {out}");
 
     // With the server gone, the CRLs can only come from the DSS: the
     // completed contract validates, the merely signed one does not.
     t.app.shutdown.cancel();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let adesverify = async |file: &'static str| {
-        let args = [
-            "sign",
-            "adesverify",
-            "--trust",
-            "root.pem",
-            "--trust-replace",
-            file,
-        ];
-        tool("pyhanko", &args, path).await
-    };
-    let (code, out) = adesverify("completed.pdf").await;
+    let (code, out) = pyhanko(path, "adesverify", &[], "completed.pdf").await;
     assert_eq!(code, 0, "pyhanko adesverify: {out}");
     let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("employe")).collect();
     assert_eq!(judged.len(), 2, "pyhanko adesverify: {out}");
@@ -448,50 +458,18 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
             .all(|l| l.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")),
         "pyhanko adesverify: {out}"
     );
-    let (code, out) = adesverify("signed.pdf").await;
+    let (code, out) = pyhanko(path, "adesverify", &[], "signed.pdf").await;
     assert_ne!(code, 0, "without the DSS the CRLs are out of reach: {out}");
 
     // An incremental update that rewrites page 3's text is not an
     // acceptable modification after signing.
-    let document = Document::load_mem(&signed).unwrap();
-    let page3 = document.get_pages()[&3];
-    let content_id = document
-        .get_dictionary(page3)
-        .unwrap()
-        .get(b"Contents")
-        .unwrap()
-        .as_reference()
-        .unwrap();
-    let mut revision = yuyunqian::pdf::revision::Revision::new(&signed, &document);
-    let forged = Content {
-        operations: vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), 14.into()]),
-            Operation::new("Td", vec![72.into(), 770.into()]),
-            Operation::new("Tj", vec![Object::string_literal("Monthly pay: 1 yuan")]),
-            Operation::new("ET", vec![]),
-        ],
-    };
-    revision
-        .put(
-            content_id,
-            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
-        )
-        .unwrap();
-    let rewritten = revision.finish().unwrap().bytes;
+    let rewritten = rewrite_page(&signed, 3, "Monthly pay: 1 yuan");
     std::fs::write(path.join("rewritten.pdf"), &rewritten).unwrap();
-    let (code, out) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            "root.pem",
-            "--trust-replace",
-            "--no-revocation-check",
-            "rewritten.pdf",
-        ],
+    let (code, out) = pyhanko(
         path,
+        "validate",
+        &["--no-revocation-check"],
+        "rewritten.pdf",
     )
     .await;
     assert_ne!(code, 0, "pyhanko accepted a rewritten page: {out}");
@@ -504,19 +482,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
         .unwrap();
     altered[at + 21] = b'8';
     std::fs::write(path.join("altered.pdf"), &altered).unwrap();
-    let (code, out) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            "root.pem",
-            "--trust-replace",
-            "altered.pdf",
-        ],
-        path,
-    )
-    .await;
+    let (code, out) = pyhanko(path, "validate", &[], "altered.pdf").await;
     assert_ne!(code, 0, "pyhanko accepted an altered file: {out}");
     let (_, out) = tool("pdfsig", &["-nssdir", "sql:nss", "altered.pdf"], path).await;
     assert_eq!(
@@ -604,17 +570,9 @@ async fn a_cross_page_seal_puts_a_slice_on_every_page_after_an_earlier_signature
     )
     .await
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("yyq-cross-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = validator_dir(addr, "cross").await;
     let path = dir.as_path();
     std::fs::write(path.join("signed.pdf"), &signed).unwrap();
-    let root = reqwest::get(format!("http://{addr}/pki/root.pem"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    std::fs::write(path.join("root.pem"), &root).unwrap();
 
     let (code, out) = tool(
         "pdftoppm",
@@ -638,19 +596,7 @@ async fn a_cross_page_seal_puts_a_slice_on_every_page_after_an_earlier_signature
 
     // The slices are widgets of the enterprise's signature field: the
     // employee's earlier signature sees an acceptable modification.
-    let (code, out) = tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            "root.pem",
-            "--trust-replace",
-            "signed.pdf",
-        ],
-        path,
-    )
-    .await;
+    let (code, out) = pyhanko(path, "validate", &[], "signed.pdf").await;
     assert_eq!(code, 0, "pyhanko: {out}");
     assert!(
         out.contains("employee:") && out.contains("ACCEPTABLE_MODIFICATIONS"),

@@ -1,13 +1,12 @@
 //! Document verification over GraphQL (no login): platform signatures pass,
 //! tampering and foreign documents do not.
 
-use lopdf::content::{Content, Operation};
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::Document;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::helpers::test_app::{error_code, error_field};
-use crate::pades::signed_twice;
+use crate::pades::{rewrite_page, signed_twice};
 
 const VERIFY: &str = "mutation($f: Upload!) { verifyDocument(file: $f) { verdict subIndication platformDocument modifiedAfterLastSignature signatures { verdict subIndication signerName enterpriseName serialNumber signedAt timestampedAt digestValid signatureValid chainTrusted certificateValidAtSigning coversWholeRevision documentTimestamp } } }";
 
@@ -80,25 +79,7 @@ async fn platform_signatures_pass_and_every_kind_of_tampering_is_caught() {
     assert_eq!(report["modifiedAfterLastSignature"], true);
 
     // A revision that rewrites a page after signing.
-    let page3 = document.get_pages()[&3];
-    let content_id = document
-        .get_dictionary(page3)
-        .unwrap()
-        .get(b"Contents")
-        .unwrap()
-        .as_reference()
-        .unwrap();
-    let mut revision = yuyunqian::pdf::revision::Revision::new(&signed, &document);
-    let forged = Content {
-        operations: vec![Operation::new("BT", vec![]), Operation::new("ET", vec![])],
-    };
-    revision
-        .put(
-            content_id,
-            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
-        )
-        .unwrap();
-    let rewritten = revision.finish().unwrap().bytes;
+    let rewritten = rewrite_page(&signed, 3, "");
     let report = verify(&t, &rewritten).await;
     assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
     assert_eq!(report["subIndication"], "MODIFIED_AFTER_SIGNING");
@@ -254,26 +235,7 @@ async fn verification_beyond_the_servers_capacity_is_told_to_retry() {
 async fn a_change_between_two_signatures_fails_the_earlier_one() {
     let t = TestApp::spawn().await;
     let (_, first, _) = signed_twice(&t).await;
-    let document = Document::load_mem(&first).unwrap();
-    let page3 = document.get_pages()[&3];
-    let content_id = document
-        .get_dictionary(page3)
-        .unwrap()
-        .get(b"Contents")
-        .unwrap()
-        .as_reference()
-        .unwrap();
-    let mut revision = yuyunqian::pdf::revision::Revision::new(&first, &document);
-    let forged = Content {
-        operations: vec![Operation::new("BT", vec![]), Operation::new("ET", vec![])],
-    };
-    revision
-        .put(
-            content_id,
-            &Object::Stream(Stream::new(dictionary! {}, forged.encode().unwrap())),
-        )
-        .unwrap();
-    let rewritten = revision.finish().unwrap().bytes;
+    let rewritten = rewrite_page(&first, 3, "");
     let r = t
         .gql_as(
             &t.verified_person("13800004501", "410102198506152310")
