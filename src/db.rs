@@ -21,6 +21,7 @@ pub mod seals;
 pub mod sessions;
 pub mod signature_captures;
 pub mod sms_codes;
+pub mod templates;
 pub mod throttles;
 pub mod users;
 

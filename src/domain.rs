@@ -16,6 +16,7 @@ pub mod pdf_signatures;
 pub mod platform_roles;
 pub mod real_name;
 pub mod seals;
+pub mod templates;
 pub mod verification;
 
 use chrono::{DateTime, Utc};

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod loaders;
 pub mod real_name;
 pub mod seals;
+pub mod templates;
 pub mod verification;
 
 use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema, SchemaBuilder};
@@ -23,6 +24,7 @@ pub struct Query(
     accounts::AccountsQuery,
     certification::CertificationQuery,
     enterprises::EnterprisesQuery,
+    templates::TemplatesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +37,7 @@ pub struct Mutation(
     fields::FieldsMutation,
     seals::SealsMutation,
     verification::VerificationMutation,
+    templates::TemplatesMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -13,6 +13,7 @@
 //!   ETSI.CAdES.detached, document timestamps ETSI.RFC3161).
 //! - `signatures`: finding the signature fields of a document.
 //! - `ltv`: the document security store (PAdES B-LT).
+//! - `outline`: dashed boxes a template preview draws.
 //! - `qr`: per-page QR codes drawn as vectors.
 //! - `stamp`: seal and signature images (PNG with alpha) as appearances.
 //! - `verify`: the report on every signature of a document.
@@ -21,6 +22,7 @@ pub mod fill;
 pub mod font;
 pub mod input;
 pub mod ltv;
+pub mod outline;
 pub mod qr;
 pub mod revision;
 pub mod sign;

@@ -429,4 +429,21 @@ impl BusinessTypes {
             .load(conn)
             .await
     }
+
+    /// (enterprise, id, name) of the business types of `enterprises`.
+    pub async fn of_many(
+        conn: &mut AsyncPgConnection,
+        enterprises: &[EnterpriseId],
+    ) -> QueryResult<Vec<(EnterpriseId, BusinessTypeId, String)>> {
+        business_types::table
+            .filter(business_types::enterprise_id.eq_any(enterprises))
+            .order(business_types::created_at)
+            .select((
+                business_types::enterprise_id,
+                business_types::id,
+                business_types::name,
+            ))
+            .load(conn)
+            .await
+    }
 }

@@ -201,3 +201,14 @@ text_enum!(SealStatus {
     Disabled => "DISABLED",
     Voided => "VOIDED",
 });
+
+text_enum!(TemplateStatus {
+    Draft => "DRAFT",
+    Published => "PUBLISHED",
+    Disabled => "DISABLED",
+});
+
+text_enum!(PartyKind {
+    Enterprise => "ENTERPRISE",
+    Person => "PERSON",
+});

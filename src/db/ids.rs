@@ -75,4 +75,9 @@ id_newtype!(
     SealId,
     CaptureId,
     FieldId,
+    TemplateId,
+    TemplateRoleId,
+    TemplateFieldId,
+    FieldBoxId,
+    SealSlotId,
 );

@@ -371,6 +371,76 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    templates (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        business_type_id -> Uuid,
+        name -> Text,
+        status -> Text,
+        file_id -> Uuid,
+        page_widths -> Array<Float4>,
+        page_heights -> Array<Float4>,
+        copied_from_id -> Nullable<Uuid>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    template_roles (id) {
+        id -> Uuid,
+        template_id -> Uuid,
+        key -> Text,
+        name -> Text,
+        kind -> Text,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
+    template_fields (id) {
+        id -> Uuid,
+        template_id -> Uuid,
+        field_id -> Uuid,
+        font_size -> Float4,
+        required -> Bool,
+        date_format -> Nullable<Text>,
+        filled_by_role_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    template_field_boxes (id) {
+        id -> Uuid,
+        template_id -> Uuid,
+        template_field_id -> Uuid,
+        page -> Int4,
+        x -> Float4,
+        y -> Float4,
+        width -> Float4,
+        height -> Float4,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
+    template_seal_slots (id) {
+        id -> Uuid,
+        template_id -> Uuid,
+        role_id -> Uuid,
+        seal_kind -> Text,
+        page -> Int4,
+        x -> Float4,
+        y -> Float4,
+        position -> Int4,
+    }
+}
+
+diesel::joinable!(template_fields -> field_definitions (field_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     business_types,
@@ -396,5 +466,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     sms_code_sends,
     sms_codes,
     sms_outbox,
+    template_field_boxes,
+    template_fields,
+    template_roles,
+    template_seal_slots,
+    templates,
     users,
 );

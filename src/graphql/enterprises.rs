@@ -95,8 +95,8 @@ impl BusinessType {
 
 #[derive(SimpleObject)]
 pub struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
 }
 
 /// Users by id, loaded in one query.
@@ -262,6 +262,18 @@ impl Enterprise {
             .into_iter()
             .map(|bt| BusinessType::new(self.row.id, bt))
             .collect())
+    }
+
+    /// Templates of the business types the viewer is granted, newest first.
+    async fn templates(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::graphql::templates::TemplateStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<crate::graphql::templates::TemplateConnection> {
+        crate::graphql::templates::enterprise_templates(ctx, self.row.id, status, first, after)
+            .await
     }
 
     /// All seals for the ADMIN; the granted ones for a member.

@@ -10,10 +10,14 @@ use async_graphql::dataloader::{DataLoader, Loader, NoCache};
 
 use crate::db::DbPool;
 use crate::db::certificates::Certificate;
+use crate::db::enterprises::BusinessTypes;
 use crate::db::field_definitions::FieldDefinition;
 use crate::db::files::StoredFile;
-use crate::db::ids::{CertificateId, EnterpriseId, FileId, SealId, UserId};
+use crate::db::ids::{
+    BusinessTypeId, CertificateId, EnterpriseId, FileId, SealId, TemplateId, UserId,
+};
 use crate::db::seals::Seal;
+use crate::db::templates::Layout;
 use crate::db::users::User;
 use crate::error::AppError;
 
@@ -129,6 +133,59 @@ impl Loader<EnterpriseId> for FieldsLoader {
     }
 }
 
+/// The business types of an enterprise, (id, name).
+pub struct BusinessTypesLoader {
+    pool: DbPool,
+}
+
+impl Loader<EnterpriseId> for BusinessTypesLoader {
+    type Value = Arc<Vec<(BusinessTypeId, String)>>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[EnterpriseId],
+    ) -> Result<HashMap<EnterpriseId, Self::Value>, Self::Error> {
+        let mut conn = connection(&self.pool).await?;
+        let rows = BusinessTypes::of_many(&mut conn, keys)
+            .await
+            .map_err(load_error)?;
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let types = rows
+                    .iter()
+                    .filter(|(enterprise, _, _)| enterprise == key)
+                    .map(|(_, id, name)| (*id, name.clone()))
+                    .collect();
+                (*key, Arc::new(types))
+            })
+            .collect())
+    }
+}
+
+/// Roles, fields, boxes and seal slots of templates.
+pub struct TemplateLayoutLoader {
+    pool: DbPool,
+}
+
+impl Loader<TemplateId> for TemplateLayoutLoader {
+    type Value = Arc<Layout>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[TemplateId],
+    ) -> Result<HashMap<TemplateId, Self::Value>, Self::Error> {
+        let mut conn = connection(&self.pool).await?;
+        let layouts = Layout::of(&mut conn, keys).await.map_err(load_error)?;
+        Ok(layouts
+            .into_iter()
+            .map(|(id, layout)| (id, Arc::new(layout)))
+            .collect())
+    }
+}
+
 /// Whose seals: all of the enterprise's for its ADMIN, the granted ones for
 /// a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,6 +274,16 @@ pub fn register<Q, M, S>(
         ))
         .data(DataLoader::with_cache(
             GranteesLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
+        .data(DataLoader::with_cache(
+            BusinessTypesLoader { pool: pool() },
+            tokio::spawn,
+            NoCache,
+        ))
+        .data(DataLoader::with_cache(
+            TemplateLayoutLoader { pool: pool() },
             tokio::spawn,
             NoCache,
         ))

@@ -77,7 +77,7 @@ impl From<SealStatus> for enums::SealStatus {
     }
 }
 
-fn kind_of(kind: Kind) -> SealKind {
+pub fn kind_of(kind: Kind) -> SealKind {
     match kind {
         Kind::Official => SealKind::Official,
         Kind::Contract => SealKind::Contract,

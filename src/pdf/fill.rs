@@ -129,6 +129,17 @@ pub fn fill(
     document: &Document,
     fields: &[FieldText<'_>],
 ) -> Result<Vec<u8>, PdfError> {
+    fill_with_overlay(pdf, document, fields, &BTreeMap::new())
+}
+
+/// `fill`, drawing `overlay` (content operators per 0-based page) under
+/// the text in the same revision.
+pub fn fill_with_overlay(
+    pdf: &[u8],
+    document: &Document,
+    fields: &[FieldText<'_>],
+    overlay: &BTreeMap<usize, Vec<u8>>,
+) -> Result<Vec<u8>, PdfError> {
     let pages = document.get_pages();
     let mut fonts = Fonts::new()?;
     let mut placed = Vec::new();
@@ -171,14 +182,16 @@ pub fn fill(
     for line in &placed {
         by_page.entry(line.page).or_default().push(line);
     }
+    for page in overlay.keys() {
+        by_page.entry(*page).or_default();
+    }
     for (page, lines) in by_page {
-        let page_id = pages[&(u32::try_from(page).unwrap_or(0) + 1)];
-        append_content(
-            &mut revision,
-            page_id,
-            content_for(&lines, &cids),
-            Some(&font_resources),
-        )?;
+        let page_id = *pages
+            .get(&(u32::try_from(page).unwrap_or(u32::MAX).saturating_add(1)))
+            .ok_or(PdfError::NoSuchPage(page + 1))?;
+        let mut content = overlay.get(&page).cloned().unwrap_or_default();
+        content.extend(content_for(&lines, &cids));
+        append_content(&mut revision, page_id, content, Some(&font_resources))?;
     }
     Ok(revision.finish()?.bytes)
 }
@@ -238,6 +251,15 @@ pub fn append_content(
     }
     revision.put(page_id, &Object::Dictionary(page_dict))
 }
+
+/// The date formats a field may use; the first is the default.
+pub const DATE_FORMATS: [&str; 5] = [
+    "yyyy年MM月dd日",
+    "yyyy-MM-dd",
+    "yyyy/MM/dd",
+    "yyyy.MM.dd",
+    "yyyy年M月d日",
+];
 
 /// A date in one of the allowed formats (`yyyy-MM-dd`, `yyyy年MM月dd日`,
 /// `yyyy/MM/dd`, `yyyy.MM.dd`, `yyyy年M月d日`); None for another format.
@@ -303,5 +325,8 @@ mod tests {
         );
         assert_eq!(format_date(date, "yyyy年M月d日").unwrap(), "2026年3月5日");
         assert!(format_date(date, "dd/MM/yyyy").is_none());
+        for format in DATE_FORMATS {
+            assert!(format_date(date, format).is_some(), "{format}");
+        }
     }
 }

@@ -45,6 +45,36 @@ fn schema_keeps_the_account_names_of_the_api_sketch() {
 }
 
 #[test]
+fn schema_keeps_the_template_names_of_the_api_sketch() {
+    let sdl = yuyunqian::graphql::sdl();
+    for name in [
+        "enum TemplateStatus",
+        "enum PartyKind",
+        "type FieldPlacement",
+        "type SealSlot",
+        "type SignerRole",
+        "type PageSize",
+        "type TemplateConnection",
+        "input TemplateLayoutInput",
+        "input FieldPlacementInput",
+        "input SealSlotInput",
+        "input SignerRoleInput",
+        "template(id: ID!): Template",
+        "templates(after: String, first: Int, status: TemplateStatus): TemplateConnection!",
+        "createTemplate(",
+        "updateTemplateLayout(",
+        "publishTemplate(",
+        "copyTemplate(",
+        "setTemplateStatus(",
+        "previewTemplate(",
+        "fontSize: Float! = 12",
+        "required: Boolean! = true",
+    ] {
+        assert!(sdl.contains(name), "schema lacks {name}");
+    }
+}
+
+#[test]
 fn export_schema_command_prints_the_same_sdl() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
         .arg("export-schema")
