@@ -23,8 +23,8 @@ use crate::domain::Services;
 use crate::error::AppError;
 use crate::events::{EventBus, Transport};
 use crate::identity::{HttpIdentityProvider, IdentityProvider, LocalIdentityProvider};
-use crate::jobs::OutboxWaker;
 use crate::jobs::outbox::Senders;
+use crate::jobs::{OutboxWaker, Waker};
 use crate::notify::email::{FileEmail, SmtpEmail, SmtpSettings};
 use crate::notify::sms::{HttpSms, LocalSms};
 use crate::pki::secrets::MasterKey;
@@ -50,6 +50,7 @@ pub struct AppState {
     /// once per server, the rest are told to retry.
     pub verifications: Arc<tokio::sync::Semaphore>,
     pub outbox: OutboxWaker,
+    pub documents: Waker,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Open WebSocket connections, awaited on shutdown.
@@ -101,6 +102,7 @@ impl App {
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),
             outbox: OutboxWaker::default(),
+            documents: Waker::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         })))
@@ -119,6 +121,7 @@ impl App {
             remote_tsa: self.remote_tsa.as_deref(),
             verifications: &self.verifications,
             outbox: &self.outbox,
+            documents: &self.documents,
         }
     }
 
@@ -173,6 +176,26 @@ impl App {
                 }
             },
         ));
+        // One filler per core: filling is CPU work on the blocking pool.
+        let fillers = std::thread::available_parallelism().map_or(2, usize::from);
+        for _ in 0..fillers {
+            let app = self.clone();
+            tokio::spawn(crate::jobs::worker(
+                "document-fill",
+                self.documents.clone(),
+                Duration::from_secs(5),
+                self.shutdown.clone(),
+                move || {
+                    let app = app.clone();
+                    async move {
+                        let mut conn = app.pool.get().await?;
+                        crate::domain::tasks::fill::fill_pass(&mut conn, &app.services())
+                            .await
+                            .map_err(AppError::into_anyhow)
+                    }
+                },
+            ));
+        }
         let app = self.clone();
         let period = Duration::from_secs(6 * 3600);
         tokio::spawn(crate::jobs::every(

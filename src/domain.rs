@@ -7,6 +7,7 @@ pub mod audit;
 pub mod certificate_reminders;
 pub mod certificates;
 pub mod certification;
+pub mod contacts;
 pub mod fields;
 pub mod files;
 pub mod identity_numbers;
@@ -14,8 +15,10 @@ pub mod membership;
 pub mod page_codes;
 pub mod pdf_signatures;
 pub mod platform_roles;
+pub mod quota;
 pub mod real_name;
 pub mod seals;
+pub mod tasks;
 pub mod templates;
 pub mod verification;
 
@@ -27,7 +30,7 @@ use crate::config::Config;
 use crate::db::ids::{SessionId, UserId};
 use crate::events::EventBus;
 use crate::identity::IdentityProvider;
-use crate::jobs::OutboxWaker;
+use crate::jobs::{OutboxWaker, Waker};
 use crate::pki::secrets::MasterKey;
 use crate::storage::BlobStore;
 
@@ -43,6 +46,8 @@ pub struct Services<'a> {
     pub remote_tsa: Option<&'a crate::tsa_client::HttpTsa>,
     pub verifications: &'a tokio::sync::Semaphore,
     pub outbox: &'a OutboxWaker,
+    /// Wakes the fill job after a batch commits.
+    pub documents: &'a Waker,
 }
 
 /// Who is asking, as far as the network tells.

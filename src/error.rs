@@ -64,6 +64,9 @@ pub enum AppError {
         message: String,
     },
     Conflict(String),
+    /// A batch whose rows fail their checks: BAD_USER_INPUT with every
+    /// problem in `extensions.rowErrors`.
+    InvalidRows(Vec<RowError>),
     RateLimited {
         message: &'static str,
         retry_after_seconds: Option<i64>,
@@ -74,6 +77,15 @@ pub enum AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// One problem of one row of a batch (rows count from 1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub row: i32,
+    /// The field key, or `person.name`, `person.phone`, `person.idNumber`.
+    pub column: Option<String>,
+    pub message: String,
+}
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl fmt::Display) -> Self {
@@ -101,6 +113,12 @@ impl AppError {
             Self::Unauthenticated(m) | Self::Forbidden(m) => (*m).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadInput { message, .. } | Self::Conflict(message) => message.clone(),
+            Self::InvalidRows(errors) => {
+                format!(
+                    "{} problems in the batch's rows; see rowErrors",
+                    errors.len()
+                )
+            }
             Self::RateLimited { message, .. } => (*message).to_owned(),
             Self::QuotaExhausted => "contract quota exhausted".to_owned(),
             Self::Internal(_) => "internal error".to_owned(),
@@ -112,7 +130,7 @@ impl AppError {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::BadInput { .. } => ErrorCode::BadUserInput,
+            Self::BadInput { .. } | Self::InvalidRows(_) => ErrorCode::BadUserInput,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::QuotaExhausted => ErrorCode::QuotaExhausted,
@@ -140,6 +158,13 @@ impl AppError {
                 retry_after_seconds: Some(secs),
                 ..
             } => error = error.extend_with(|_, ext| ext.set("retryAfterSeconds", *secs)),
+            Self::InvalidRows(errors) => {
+                let rows = async_graphql::Value::from_json(
+                    serde_json::to_value(errors).unwrap_or_default(),
+                )
+                .unwrap_or_default();
+                error = error.extend_with(|_, ext| ext.set("rowErrors", rows.clone()));
+            }
             _ => {}
         }
         error

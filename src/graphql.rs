@@ -12,6 +12,7 @@ pub mod limits;
 pub mod loaders;
 pub mod real_name;
 pub mod seals;
+pub mod tasks;
 pub mod templates;
 pub mod verification;
 
@@ -25,6 +26,7 @@ pub struct Query(
     certification::CertificationQuery,
     enterprises::EnterprisesQuery,
     templates::TemplatesQuery,
+    tasks::TasksQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -38,6 +40,7 @@ pub struct Mutation(
     seals::SealsMutation,
     verification::VerificationMutation,
     templates::TemplatesMutation,
+    tasks::TasksMutation,
 );
 
 #[derive(MergedSubscription, Default)]

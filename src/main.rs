@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Contract quota: `quota grant --enterprise ID --amount N --note ...`.
+    Quota {
+        #[command(subcommand)]
+        command: QuotaCommand,
+    },
     /// The audit log: `audit verify` recomputes every hash chain.
     Audit {
         #[command(subcommand)]
@@ -108,6 +113,20 @@ impl From<RoleArg> for PlatformRole {
 }
 
 #[derive(Subcommand)]
+enum QuotaCommand {
+    /// Add contracts to an enterprise's quota (until purchases exist).
+    Grant {
+        #[arg(long)]
+        enterprise: String,
+        #[arg(long)]
+        amount: i32,
+        /// Why (an order number, a contract): kept in the ledger and audit log.
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the hash chains; exit 1 naming the first broken row.
     Verify,
@@ -160,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox { phone, limit } => print_outbox(&cli.config, phone, limit).await,
         Command::Ca { command } => print_ca(cli.config, command).await,
         Command::User { command } => user_command(cli.config, command).await,
+        Command::Quota { command } => quota_command(cli.config, command).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit(cli.config).await,
@@ -216,6 +236,25 @@ async fn user_command(config: Config, command: UserCommand) -> anyhow::Result<()
                 .map_err(fail)
         }
     }
+}
+
+async fn quota_command(config: Config, command: QuotaCommand) -> anyhow::Result<()> {
+    let (app, _database) = command_app(config).await?;
+    let mut conn = app.pool.get().await?;
+    let QuotaCommand::Grant {
+        enterprise,
+        amount,
+        note,
+    } = command;
+    let enterprise = enterprise
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--enterprise takes the enterprise's id (a UUID)"))?;
+    let balance =
+        yuyunqian::domain::quota::grant(&mut conn, &app.services(), enterprise, amount, &note)
+            .await
+            .map_err(fail)?;
+    writeln!(std::io::stdout().lock(), "ok: balance {balance}")?;
+    Ok(())
 }
 
 async fn verify_audit(config: Config) -> anyhow::Result<()> {

@@ -212,3 +212,40 @@ text_enum!(PartyKind {
     Enterprise => "ENTERPRISE",
     Person => "PERSON",
 });
+
+text_enum!(TaskStatus {
+    InProgress => "IN_PROGRESS",
+    Completed => "COMPLETED",
+    Voided => "VOIDED",
+});
+
+text_enum!(VoidReason {
+    Expired => "EXPIRED",
+    Revoked => "REVOKED",
+    Refused => "REFUSED",
+});
+
+text_enum!(SignOrder {
+    Unordered => "UNORDERED",
+    Sequential => "SEQUENTIAL",
+});
+
+text_enum!(SignerStatus {
+    Waiting => "WAITING",
+    Pending => "PENDING",
+    Signed => "SIGNED",
+    Refused => "REFUSED",
+});
+
+text_enum!(DocumentStatus {
+    InProgress => "IN_PROGRESS",
+    Completed => "COMPLETED",
+    Voided => "VOIDED",
+});
+
+text_enum!(QuotaKind {
+    Grant => "GRANT",
+    Purchase => "PURCHASE",
+    Consume => "CONSUME",
+    Refund => "REFUND",
+});

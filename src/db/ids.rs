@@ -80,4 +80,10 @@ id_newtype!(
     TemplateFieldId,
     FieldBoxId,
     SealSlotId,
+    ContactId,
+    BatchId,
+    TaskId,
+    SignerId,
+    DocumentId,
+    QuotaEntryId,
 );

@@ -441,6 +441,130 @@ diesel::table! {
 
 diesel::joinable!(template_fields -> field_definitions (field_id));
 
+diesel::table! {
+    frequent_contacts (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        name -> Text,
+        phone -> Text,
+        enterprise_name -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    signing_batches (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        business_type_id -> Uuid,
+        title -> Text,
+        initiated_by -> Uuid,
+        idempotency_key -> Nullable<Text>,
+        input_sha256 -> Text,
+        task_count -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    signing_tasks (id) {
+        id -> Uuid,
+        batch_id -> Uuid,
+        row_number -> Int4,
+        enterprise_id -> Uuid,
+        business_type_id -> Uuid,
+        title -> Text,
+        confidential -> Bool,
+        status -> Text,
+        void_reason -> Nullable<Text>,
+        void_note -> Nullable<Text>,
+        initiated_by -> Uuid,
+        handler_id -> Nullable<Uuid>,
+        sign_order -> Text,
+        deadline -> Nullable<Timestamptz>,
+        add_page_qr_codes -> Bool,
+        values_enc -> Bytea,
+        signer_completed_field_keys -> Array<Text>,
+        ready_at -> Nullable<Timestamptz>,
+        fill_attempts -> Int4,
+        fill_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    task_signers (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        position -> Int4,
+        kind -> Text,
+        role_key -> Text,
+        role_name -> Text,
+        step -> Int4,
+        can_refuse -> Bool,
+        status -> Text,
+        enterprise_id -> Nullable<Uuid>,
+        cross_page_seal_id -> Nullable<Uuid>,
+        user_id -> Nullable<Uuid>,
+        person_name -> Nullable<Text>,
+        person_phone -> Nullable<Text>,
+        person_id_number_hash -> Nullable<Bytea>,
+        signed_at -> Nullable<Timestamptz>,
+        refused_at -> Nullable<Timestamptz>,
+        refuse_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    task_documents (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        position -> Int4,
+        template_id -> Uuid,
+        name -> Text,
+        status -> Text,
+        file_id -> Nullable<Uuid>,
+        page_count -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    task_cc (task_id, user_id) {
+        task_id -> Uuid,
+        user_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    quota_balances (enterprise_id) {
+        enterprise_id -> Uuid,
+        balance -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    quota_ledger (id) {
+        id -> Uuid,
+        enterprise_id -> Uuid,
+        kind -> Text,
+        amount -> Int4,
+        task_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(task_signers -> signing_tasks (task_id));
+diesel::joinable!(task_documents -> signing_tasks (task_id));
+diesel::joinable!(task_cc -> signing_tasks (task_id));
+diesel::joinable!(signing_tasks -> signing_batches (batch_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     business_types,
@@ -452,6 +576,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     enterprises,
     field_definitions,
     files,
+    frequent_contacts,
     identity_checks,
     join_applications,
     login_failures,
@@ -459,13 +584,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     platform_keys,
     platform_roles,
+    quota_balances,
+    quota_ledger,
     seal_grants,
     seals,
     sessions,
     signature_captures,
+    signing_batches,
+    signing_tasks,
     sms_code_sends,
     sms_codes,
     sms_outbox,
+    task_cc,
+    task_documents,
+    task_signers,
     template_field_boxes,
     template_fields,
     template_roles,

@@ -140,6 +140,30 @@ impl Template {
             .optional()
     }
 
+    /// For background work that acts for no viewer (filling documents).
+    pub async fn find_by_id(
+        conn: &mut AsyncPgConnection,
+        id: TemplateId,
+    ) -> QueryResult<Option<Template>> {
+        templates::table
+            .find(id)
+            .select(Template::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn find_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[TemplateId],
+    ) -> QueryResult<Vec<Template>> {
+        templates::table
+            .filter(templates::id.eq_any(ids))
+            .select(Template::as_select())
+            .load(conn)
+            .await
+    }
+
     /// The newest first, after the `(created_at, id)` cursor.
     pub async fn page(
         conn: &mut AsyncPgConnection,

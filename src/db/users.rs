@@ -82,6 +82,18 @@ impl User {
             .optional()
     }
 
+    /// (id, phone) of the users registered with any of `phones`.
+    pub async fn ids_by_phones(
+        conn: &mut AsyncPgConnection,
+        phones: &[String],
+    ) -> QueryResult<Vec<(UserId, String)>> {
+        users::table
+            .filter(users::phone.eq_any(phones))
+            .select((users::id, users::phone))
+            .load(conn)
+            .await
+    }
+
     pub async fn find_by_ukey(
         conn: &mut AsyncPgConnection,
         fingerprint: &str,

@@ -34,7 +34,8 @@ pub struct Verification {
     pub face_url: Option<String>,
 }
 
-const ID_CONTEXT: &[u8] = b"id_number";
+/// The lookup-hash context of ID numbers (users, task signers).
+pub const ID_CONTEXT: &[u8] = b"id_number";
 const MAX_CHECKS_PER_HOUR: i64 = 5;
 
 fn normalise_id_number(id_type: IdType, raw: &str) -> AppResult<String> {

@@ -276,6 +276,19 @@ impl Enterprise {
             .await
     }
 
+    /// Contracts the enterprise may still initiate.
+    async fn quota_balance(&self, ctx: &Context<'_>) -> Result<i32> {
+        crate::graphql::tasks::quota_balance(ctx, self.row.id).await
+    }
+
+    /// 常用联系人.
+    async fn frequent_contacts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::tasks::Contact>> {
+        crate::graphql::tasks::frequent_contacts(ctx, self.row.id).await
+    }
+
     /// All seals for the ADMIN; the granted ones for a member.
     async fn seals(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::seals::Seal>> {
         let viewer = ctx.viewer()?;

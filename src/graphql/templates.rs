@@ -88,6 +88,20 @@ pub struct PageSize {
     height: f64,
 }
 
+impl PageSize {
+    pub fn of(template: &TemplateRow) -> Vec<PageSize> {
+        template
+            .pages()
+            .zip(1..)
+            .map(|((width, height), page)| PageSize {
+                page,
+                width: width.into(),
+                height: height.into(),
+            })
+            .collect()
+    }
+}
+
 /// A party of the contract (甲方, 乙方, ...).
 #[derive(SimpleObject, Clone)]
 pub struct SignerRole {
@@ -96,6 +110,19 @@ pub struct SignerRole {
     key: String,
     name: String,
     kind: PartyKind,
+}
+
+impl SignerRole {
+    /// The role a task's signer holds (the role rows of templates may have
+    /// changed since: tasks keep key and name).
+    pub fn of_signer(id: String, key: &str, name: &str, kind: enums::PartyKind) -> Self {
+        Self {
+            id: ID(id),
+            key: key.to_owned(),
+            name: name.to_owned(),
+            kind: kind.into(),
+        }
+    }
 }
 
 impl From<&Role> for SignerRole {
@@ -208,6 +235,17 @@ pub struct SealSlot {
     index: usize,
 }
 
+impl SealSlot {
+    pub fn all(layout: &Arc<Layout>) -> Vec<SealSlot> {
+        (0..layout.slots.len())
+            .map(|index| SealSlot {
+                layout: layout.clone(),
+                index,
+            })
+            .collect()
+    }
+}
+
 #[Object]
 impl SealSlot {
     async fn id(&self) -> ID {
@@ -286,15 +324,7 @@ impl Template {
     }
 
     async fn pages(&self) -> Vec<PageSize> {
-        self.0
-            .pages()
-            .zip(1..)
-            .map(|((width, height), page)| PageSize {
-                page,
-                width: width.into(),
-                height: height.into(),
-            })
-            .collect()
+        PageSize::of(&self.0)
     }
 
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<SignerRole>> {
@@ -319,13 +349,7 @@ impl Template {
     }
 
     async fn seal_slots(&self, ctx: &Context<'_>) -> Result<Vec<SealSlot>> {
-        let layout = self.layout(ctx).await?;
-        Ok((0..layout.slots.len())
-            .map(|index| SealSlot {
-                layout: layout.clone(),
-                index,
-            })
-            .collect())
+        Ok(SealSlot::all(&self.layout(ctx).await?))
     }
 
     /// The template this one was copied from, if the viewer sees it.

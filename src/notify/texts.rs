@@ -130,3 +130,8 @@ pub fn mask_phone(phone: &str) -> String {
         "***".to_owned()
     }
 }
+
+/// The SMS a signer gets when a task waits for them.
+pub fn signing_invitation(enterprise: &str, title: &str, link: &str) -> String {
+    format!("{SIGNATURE}{enterprise}邀请您签署《{title}》，请登录豫云签查看并签署：{link}")
+}

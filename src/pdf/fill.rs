@@ -30,6 +30,34 @@ pub struct FieldText<'a> {
     pub text: &'a str,
 }
 
+/// A `FieldText` owning its strings, to cross into the blocking pool.
+#[derive(Debug, Clone)]
+pub struct OwnedFieldText {
+    pub key: String,
+    pub page: usize,
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+    pub font_size: f32,
+    pub text: String,
+}
+
+impl OwnedFieldText {
+    pub fn borrowed(&self) -> FieldText<'_> {
+        FieldText {
+            key: &self.key,
+            page: self.page,
+            x: self.x,
+            y: self.y,
+            width: self.width,
+            height: self.height,
+            font_size: self.font_size,
+            text: &self.text,
+        }
+    }
+}
+
 /// Greedy wrapping: lines no wider than `width`; None when a single
 /// character is wider than the box.
 fn wrap(fonts: &Fonts, text: &str, width: f32, size: f32) -> Option<Vec<String>> {
@@ -122,6 +150,29 @@ fn inherited(document: &Document, page: ObjectId, key: &[u8]) -> Option<Object> 
     None
 }
 
+/// Whether the value can be drawn in its box at some size down to the
+/// minimum; the error `fill` would give otherwise.
+pub fn check_fits(fonts: &Fonts, field: &FieldText<'_>) -> Result<(), PdfError> {
+    fitted(fonts, field).map(|_| ())
+}
+
+/// The size and lines `field` is drawn with, or why it cannot be.
+fn fitted(fonts: &Fonts, field: &FieldText<'_>) -> Result<(f32, Vec<String>), PdfError> {
+    if let Some(c) = field
+        .text
+        .chars()
+        .find(|c| *c != '\n' && !fonts.can_draw(*c))
+    {
+        return Err(PdfError::Undrawable {
+            field: field.key.to_owned(),
+            character: c,
+        });
+    }
+    layout(fonts, field).ok_or_else(|| PdfError::TextDoesNotFit {
+        field: field.key.to_owned(),
+    })
+}
+
 /// Draws every field; a value that cannot be drawn or does not fit is an
 /// error naming the field.
 pub fn fill(
@@ -151,19 +202,7 @@ pub fn fill_with_overlay(
         ) {
             return Err(PdfError::NoSuchPage(field.page + 1));
         }
-        if let Some(c) = field
-            .text
-            .chars()
-            .find(|c| *c != '\n' && !fonts.can_draw(*c))
-        {
-            return Err(PdfError::Undrawable {
-                field: field.key.to_owned(),
-                character: c,
-            });
-        }
-        let (size, lines) = layout(&fonts, field).ok_or_else(|| PdfError::TextDoesNotFit {
-            field: field.key.to_owned(),
-        })?;
+        let (size, lines) = fitted(&fonts, field)?;
         let top = field.y + field.height;
         for (i, line) in lines.iter().enumerate() {
             let runs = fonts.runs(line);

@@ -7,18 +7,8 @@ use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use crate::helpers::TestApp;
 use yuyunqian::db::schema::{audit_logs, platform_roles};
 
-const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
 async fn cli(t: &TestApp, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
-        .args(args)
-        .env("YYQ_DATABASE_URL", t.database_url())
-        .env("YYQ_MASTER_KEY", MASTER_KEY)
-        .env("YYQ_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
-        .env("YYQ_LOG", "error")
-        .output()
-        .await
-        .unwrap()
+    t.cli(args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -27,6 +27,7 @@ mod real_name;
 mod schema;
 mod seals;
 mod server;
+mod tasks;
 mod templates;
 mod tsa;
 mod ukey;

@@ -75,6 +75,41 @@ fn schema_keeps_the_template_names_of_the_api_sketch() {
 }
 
 #[test]
+fn schema_keeps_the_task_names_of_the_api_sketch() {
+    let sdl = yuyunqian::graphql::sdl();
+    for name in [
+        "input InitiateBatchInput",
+        "input BatchRowInput",
+        "input PersonInput",
+        "input EnterpriseSignerInput",
+        "input PersonSignerInput",
+        "type BatchValidation",
+        "type RowError",
+        "type SigningBatch",
+        "type SigningTask",
+        "type TaskDocument",
+        "type TaskConnection",
+        "type Signer",
+        "type Contact",
+        "enum SignOrder",
+        "enum SignerStatus",
+        "enum TaskStatus",
+        "enum VoidReason",
+        "enum DocumentStatus",
+        "validateSigningBatch(input: InitiateBatchInput!): BatchValidation!",
+        "initiateSigningBatch(input: InitiateBatchInput!): SigningBatch!",
+        "addFrequentContact(",
+        "removeFrequentContact(id: ID!): Boolean!",
+        "quotaBalance: Int!",
+        "frequentContacts: [Contact!]!",
+        "rows: [BatchRowInput!]",
+        "idempotencyKey: String",
+    ] {
+        assert!(sdl.contains(name), "schema lacks {name}");
+    }
+}
+
+#[test]
 fn export_schema_command_prints_the_same_sdl() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
         .arg("export-schema")

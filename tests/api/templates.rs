@@ -14,7 +14,7 @@ use crate::pades::contract_pdf;
 
 const CREATE: &str = "mutation($e: ID!, $n: String!, $b: ID!, $f: Upload!) { createTemplate(enterpriseId: $e, name: $n, businessTypeId: $b, file: $f) { id name status pages { page width height } file { name contentType sha256 } businessType { name } } }";
 const LAYOUT: &str = "mutation($t: ID!, $l: TemplateLayoutInput!) { updateTemplateLayout(templateId: $t, layout: $l) { id status roles { key name kind } fields { field { key } page x y width height fontSize required dateFormat filledBy { key } } sealSlots { role { key } sealKind page x y width height } } }";
-const PUBLISH: &str =
+pub(crate) const PUBLISH: &str =
     "mutation($t: ID!) { publishTemplate(templateId: $t) { id status publishedAt } }";
 const STATUS: &str = "mutation($t: ID!, $s: TemplateStatus!) { setTemplateStatus(templateId: $t, status: $s) { status } }";
 const COPY: &str = "mutation($t: ID!, $n: String!) { copyTemplate(templateId: $t, name: $n) { id name status copiedFromId roles { key } fields { field { key } } sealSlots { sealKind } } }";
@@ -27,7 +27,12 @@ fn ok<'a>(r: &'a Value, field: &str) -> &'a Value {
     &r["data"][field]
 }
 
-async fn business_type(t: &TestApp, person: &Person, enterprise: &str, name: &str) -> String {
+pub(crate) async fn business_type(
+    t: &TestApp,
+    person: &Person,
+    enterprise: &str,
+    name: &str,
+) -> String {
     let r = t
         .gql_as(
             &person.token,
@@ -63,7 +68,12 @@ async fn create(
     .await
 }
 
-async fn created(t: &TestApp, person: &Person, enterprise: &str, type_name: &str) -> String {
+pub(crate) async fn created(
+    t: &TestApp,
+    person: &Person,
+    enterprise: &str,
+    type_name: &str,
+) -> String {
     let bt = business_type(t, person, enterprise, type_name).await;
     let r = create(t, person, enterprise, &bt, "标准劳动合同", &contract_pdf(3)).await;
     ok(&r, "createTemplate")["id"].as_str().unwrap().to_owned()
@@ -74,7 +84,7 @@ fn placement(key: &str, page: i64, y: f64) -> Value {
 }
 
 /// Every field 劳动合同 requires, employee_name twice, and a seal slot per role.
-fn complete_layout() -> Value {
+pub(crate) fn complete_layout() -> Value {
     let required = [
         "employer_name",
         "employer_address",
@@ -111,7 +121,7 @@ fn complete_layout() -> Value {
     })
 }
 
-async fn layout(t: &TestApp, person: &Person, template: &str, layout: Value) -> Value {
+pub(crate) async fn layout(t: &TestApp, person: &Person, template: &str, layout: Value) -> Value {
     t.gql_as(&person.token, LAYOUT, json!({ "t": template, "l": layout }))
         .await
 }
@@ -121,7 +131,7 @@ async fn setup(t: &TestApp, phone: &str, name: &str, uscc: &str) -> Certified {
 }
 
 /// A second enterprise in the same test: its ADMIN needs an ID of its own.
-async fn other_enterprise(t: &TestApp, phone: &str, name: &str) -> Certified {
+pub(crate) async fn other_enterprise(t: &TestApp, phone: &str, name: &str) -> Certified {
     let operator = t.operator(&format!("139{}", &phone[3..])).await;
     let admin = t.verified_person(phone, "410105199003074537").await;
     let (admin, order, enterprise) =
@@ -802,7 +812,7 @@ async fn members_see_and_use_only_templates_of_their_business_types() {
     assert!(listed(&r).is_empty());
 }
 
-async fn download(t: &TestApp, url: &str) -> Vec<u8> {
+pub(crate) async fn download(t: &TestApp, url: &str) -> Vec<u8> {
     let path = url.trim_start_matches("http://127.0.0.1:8080");
     let (status, _, body) = t
         .request(Request::get(path).body(Body::empty()).unwrap())

@@ -17,7 +17,7 @@ use crate::domain::templates::{find, slot_size};
 use crate::domain::{Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::pdf::PdfError;
-use crate::pdf::fill::{DATE_FORMATS, FieldText, fill_with_overlay, format_date};
+use crate::pdf::fill::{DATE_FORMATS, FieldText, OwnedFieldText, fill_with_overlay, format_date};
 use crate::pdf::input::{self, Limits};
 use crate::pdf::outline::{Rect, operators};
 
@@ -99,14 +99,7 @@ fn given_values(
 }
 
 struct Text {
-    key: String,
-    page: usize,
-    x: f32,
-    y: f32,
-    width: f32,
-    height: f32,
-    font_size: f32,
-    text: String,
+    field: OwnedFieldText,
     /// A sample or a label: dropped rather than refused when it cannot be drawn.
     optional: bool,
 }
@@ -181,14 +174,16 @@ pub async fn preview(
             None => (sample(definition, properties, today), true),
         };
         texts.push(Text {
-            key: definition.key.clone(),
-            page,
-            x: field_box.x,
-            y,
-            width: field_box.width,
-            height: field_box.height,
-            font_size: properties.font_size,
-            text,
+            field: OwnedFieldText {
+                key: definition.key.clone(),
+                page,
+                x: field_box.x,
+                y,
+                width: field_box.width,
+                height: field_box.height,
+                font_size: properties.font_size,
+                text,
+            },
             optional,
         });
     }
@@ -209,14 +204,16 @@ pub async fn preview(
             color: SLOT_COLOR,
         });
         texts.push(Text {
-            key: format!("slot {i}"),
-            page,
-            x: slot.x + 2.0,
-            y,
-            width: width - 4.0,
-            height: height - 2.0,
-            font_size: SLOT_LABEL_SIZE,
-            text: format!("{}\n{}", role.name, default_name(slot.seal_kind)),
+            field: OwnedFieldText {
+                key: format!("slot {i}"),
+                page,
+                x: slot.x + 2.0,
+                y,
+                width: width - 4.0,
+                height: height - 2.0,
+                font_size: SLOT_LABEL_SIZE,
+                text: format!("{}\n{}", role.name, default_name(slot.seal_kind)),
+            },
             optional: true,
         });
     }
@@ -257,19 +254,7 @@ fn draw(
 ) -> AppResult<Vec<u8>> {
     let document = input::load(pdf, &Limits::default()).map_err(AppError::internal)?;
     loop {
-        let fields: Vec<FieldText<'_>> = texts
-            .iter()
-            .map(|t| FieldText {
-                key: &t.key,
-                page: t.page,
-                x: t.x,
-                y: t.y,
-                width: t.width,
-                height: t.height,
-                font_size: t.font_size,
-                text: &t.text,
-            })
-            .collect();
+        let fields: Vec<FieldText<'_>> = texts.iter().map(|t| t.field.borrowed()).collect();
         let error = match fill_with_overlay(pdf, &document, &fields, overlay) {
             Ok(bytes) => return Ok(bytes),
             Err(error) => error,
@@ -281,10 +266,10 @@ fn draw(
             _ => return Err(AppError::internal(error)),
         };
         drop(fields);
-        if !texts.iter().any(|t| t.key == field && t.optional) {
+        if !texts.iter().any(|t| t.field.key == field && t.optional) {
             return Err(AppError::bad_input(format!("values.{field}"), error));
         }
-        texts.retain(|t| !(t.key == field && t.optional));
+        texts.retain(|t| !(t.field.key == field && t.optional));
     }
 }
 

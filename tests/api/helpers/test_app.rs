@@ -34,6 +34,10 @@ pub struct TestApp {
     data_dir: std::path::PathBuf,
 }
 
+/// The master key of `Config::for_tests`, which the CLI needs too.
+pub const TEST_MASTER_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
 /// A registered, logged-in person.
 pub struct Person {
     pub phone: String,
@@ -215,6 +219,19 @@ impl TestApp {
         let request = request.body(Body::from(body)).expect("request");
         let (_, _, bytes) = self.request(request).await;
         serde_json::from_slice(&bytes).expect("json response")
+    }
+
+    /// Runs the `yuyunqian` binary against this app's database.
+    pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_yuyunqian"))
+            .args(args)
+            .env("YYQ_DATABASE_URL", self.database_url())
+            .env("YYQ_MASTER_KEY", TEST_MASTER_KEY)
+            .env("YYQ_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
+            .env("YYQ_LOG", "error")
+            .output()
+            .await
+            .expect("run the CLI")
     }
 
     /// Registers `phone` and makes it an OPERATOR.

@@ -1,0 +1,333 @@
+//! Signing batches, tasks, their signers, documents and CC'd users
+//! (`signing_batches`, `signing_tasks`, `task_signers`, `task_documents`,
+//! `task_cc`).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::enums::{
+    DocumentStatus, PartyKind, SignOrder, SignerStatus, TaskStatus, VoidReason,
+};
+use crate::db::ids::{
+    BatchId, BusinessTypeId, DocumentId, EnterpriseId, FileId, SealId, SignerId, TaskId,
+    TemplateId, UserId,
+};
+use crate::db::schema::{signing_batches, signing_tasks, task_cc, task_documents, task_signers};
+
+/// Rows written per INSERT: PostgreSQL takes at most 65,535 parameters.
+const INSERT_CHUNK: usize = 1000;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_batches, check_for_backend(diesel::pg::Pg))]
+pub struct Batch {
+    pub id: BatchId,
+    pub enterprise_id: EnterpriseId,
+    pub business_type_id: BusinessTypeId,
+    pub title: String,
+    pub initiated_by: UserId,
+    pub idempotency_key: Option<String>,
+    pub input_sha256: String,
+    pub task_count: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_tasks, check_for_backend(diesel::pg::Pg))]
+pub struct Task {
+    pub id: TaskId,
+    pub batch_id: BatchId,
+    pub row_number: i32,
+    pub enterprise_id: EnterpriseId,
+    pub business_type_id: BusinessTypeId,
+    pub title: String,
+    pub confidential: bool,
+    pub status: TaskStatus,
+    pub void_reason: Option<VoidReason>,
+    pub void_note: Option<String>,
+    pub initiated_by: UserId,
+    pub handler_id: Option<UserId>,
+    pub sign_order: SignOrder,
+    pub deadline: Option<DateTime<Utc>>,
+    pub add_page_qr_codes: bool,
+    pub values_enc: Vec<u8>,
+    pub signer_completed_field_keys: Vec<String>,
+    pub ready_at: Option<DateTime<Utc>>,
+    pub fill_attempts: i32,
+    pub fill_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = task_signers, check_for_backend(diesel::pg::Pg))]
+pub struct Signer {
+    pub id: SignerId,
+    pub task_id: TaskId,
+    pub position: i32,
+    pub kind: PartyKind,
+    pub role_key: String,
+    pub role_name: String,
+    pub step: i32,
+    pub can_refuse: bool,
+    pub status: SignerStatus,
+    pub enterprise_id: Option<EnterpriseId>,
+    pub cross_page_seal_id: Option<SealId>,
+    pub user_id: Option<UserId>,
+    pub person_name: Option<String>,
+    pub person_phone: Option<String>,
+    pub person_id_number_hash: Option<Vec<u8>>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub refused_at: Option<DateTime<Utc>>,
+    pub refuse_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = task_documents, check_for_backend(diesel::pg::Pg))]
+pub struct Document {
+    pub id: DocumentId,
+    pub task_id: TaskId,
+    pub position: i32,
+    pub template_id: TemplateId,
+    pub name: String,
+    pub status: DocumentStatus,
+    pub file_id: Option<FileId>,
+    pub page_count: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Everything one initiation writes.
+pub struct NewBatch {
+    pub batch: Batch,
+    pub tasks: Vec<Task>,
+    pub signers: Vec<Signer>,
+    pub documents: Vec<Document>,
+    pub cc: Vec<(TaskId, UserId)>,
+}
+
+impl NewBatch {
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::insert_into(signing_batches::table)
+            .values(&self.batch)
+            .execute(conn)
+            .await?;
+        for chunk in self.tasks.chunks(INSERT_CHUNK / 4) {
+            diesel::insert_into(signing_tasks::table)
+                .values(chunk)
+                .execute(conn)
+                .await?;
+        }
+        for chunk in self.signers.chunks(INSERT_CHUNK / 2) {
+            diesel::insert_into(task_signers::table)
+                .values(chunk)
+                .execute(conn)
+                .await?;
+        }
+        for chunk in self.documents.chunks(INSERT_CHUNK) {
+            diesel::insert_into(task_documents::table)
+                .values(chunk)
+                .execute(conn)
+                .await?;
+        }
+        for chunk in self.cc.chunks(INSERT_CHUNK * 10) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(task, user)| (task_cc::task_id.eq(*task), task_cc::user_id.eq(*user)))
+                .collect();
+            diesel::insert_into(task_cc::table)
+                .values(rows)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Batch {
+    pub async fn find(conn: &mut AsyncPgConnection, id: BatchId) -> QueryResult<Batch> {
+        signing_batches::table
+            .find(id)
+            .select(Batch::as_select())
+            .first(conn)
+            .await
+    }
+
+    pub async fn by_idempotency_key(
+        conn: &mut AsyncPgConnection,
+        user: UserId,
+        key: &str,
+    ) -> QueryResult<Option<Batch>> {
+        signing_batches::table
+            .filter(signing_batches::initiated_by.eq(user))
+            .filter(signing_batches::idempotency_key.eq(key))
+            .select(Batch::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// (tasks, tasks whose documents are filled) of each batch.
+    pub async fn progress(
+        conn: &mut AsyncPgConnection,
+        ids: &[BatchId],
+    ) -> QueryResult<Vec<(BatchId, i64, i64)>> {
+        use diesel::dsl::count_star;
+        let totals: Vec<(BatchId, i64)> = signing_tasks::table
+            .filter(signing_tasks::batch_id.eq_any(ids))
+            .group_by(signing_tasks::batch_id)
+            .select((signing_tasks::batch_id, count_star()))
+            .load(conn)
+            .await?;
+        let ready: Vec<(BatchId, i64)> = signing_tasks::table
+            .filter(signing_tasks::batch_id.eq_any(ids))
+            .filter(signing_tasks::ready_at.is_not_null())
+            .group_by(signing_tasks::batch_id)
+            .select((signing_tasks::batch_id, count_star()))
+            .load(conn)
+            .await?;
+        Ok(totals
+            .into_iter()
+            .map(|(id, total)| {
+                let done = ready.iter().find(|(r, _)| *r == id).map_or(0, |(_, n)| *n);
+                (id, total, done)
+            })
+            .collect())
+    }
+}
+
+impl Task {
+    pub async fn find(conn: &mut AsyncPgConnection, id: TaskId) -> QueryResult<Option<Task>> {
+        signing_tasks::table
+            .find(id)
+            .select(Task::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn of_batch(conn: &mut AsyncPgConnection, batch: BatchId) -> QueryResult<Vec<Task>> {
+        signing_tasks::table
+            .filter(signing_tasks::batch_id.eq(batch))
+            .order(signing_tasks::row_number.asc())
+            .select(Task::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// Up to `limit` tasks whose documents are not filled yet, locked for
+    /// this transaction; tasks another worker holds are skipped.
+    pub async fn claim_unfilled(
+        conn: &mut AsyncPgConnection,
+        limit: i64,
+    ) -> QueryResult<Vec<Task>> {
+        signing_tasks::table
+            .filter(signing_tasks::ready_at.is_null())
+            .filter(signing_tasks::fill_error.is_null())
+            .order(signing_tasks::created_at.asc())
+            .limit(limit)
+            .select(Task::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await
+    }
+
+    pub async fn set_ready(
+        conn: &mut AsyncPgConnection,
+        id: TaskId,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(signing_tasks::table.find(id))
+            .set(signing_tasks::ready_at.eq(at))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    /// Records a failed fill; `give_up` keeps `error` and stops retries.
+    pub async fn fill_failed(
+        conn: &mut AsyncPgConnection,
+        id: TaskId,
+        error: &str,
+        give_up: bool,
+    ) -> QueryResult<()> {
+        diesel::update(signing_tasks::table.find(id))
+            .set((
+                signing_tasks::fill_attempts.eq(signing_tasks::fill_attempts + 1),
+                signing_tasks::fill_error.eq(give_up.then(|| error.to_owned())),
+            ))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+}
+
+impl Signer {
+    pub async fn of_tasks(
+        conn: &mut AsyncPgConnection,
+        tasks: &[TaskId],
+    ) -> QueryResult<Vec<Signer>> {
+        task_signers::table
+            .filter(task_signers::task_id.eq_any(tasks))
+            .order((task_signers::task_id, task_signers::position))
+            .select(Signer::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn set_status(
+        conn: &mut AsyncPgConnection,
+        ids: &[SignerId],
+        status: SignerStatus,
+    ) -> QueryResult<usize> {
+        diesel::update(task_signers::table.filter(task_signers::id.eq_any(ids)))
+            .set(task_signers::status.eq(status))
+            .execute(conn)
+            .await
+    }
+}
+
+impl Document {
+    pub async fn of_tasks(
+        conn: &mut AsyncPgConnection,
+        tasks: &[TaskId],
+    ) -> QueryResult<Vec<Document>> {
+        task_documents::table
+            .filter(task_documents::task_id.eq_any(tasks))
+            .order((task_documents::task_id, task_documents::position))
+            .select(Document::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn set_file(
+        conn: &mut AsyncPgConnection,
+        id: DocumentId,
+        file: FileId,
+        page_count: i32,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(task_documents::table.find(id))
+            .set((
+                task_documents::file_id.eq(file),
+                task_documents::page_count.eq(page_count),
+                task_documents::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// CC'd users of tasks.
+pub async fn cc_of(
+    conn: &mut AsyncPgConnection,
+    tasks: &[TaskId],
+) -> QueryResult<Vec<(TaskId, UserId)>> {
+    task_cc::table
+        .filter(task_cc::task_id.eq_any(tasks))
+        .select((task_cc::task_id, task_cc::user_id))
+        .load(conn)
+        .await
+}

@@ -1,0 +1,13 @@
+//! Signing tasks (签署任务), part 1: batches made from rows of values, one
+//! task per row with one document per template, paid from the contract
+//! quota; documents are filled in the background.
+//!
+//! - `values`: a typed value of a row as the field stores it.
+//! - `plan`: checking a batch and its rows before anything is written.
+//! - `initiate`: writing a checked batch, idempotently, with the quota debit.
+//! - `fill`: the job that fills documents and makes tasks ready.
+
+pub mod fill;
+pub mod initiate;
+pub mod plan;
+pub mod values;

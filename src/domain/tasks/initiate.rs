@@ -1,0 +1,334 @@
+//! `initiateSigningBatch`: a checked batch becomes its tasks, signers,
+//! documents and CC rows, paid with one quota unit per task, in one
+//! transaction. Documents are filled afterwards by the fill job; signers
+//! hear of a task once its documents are ready.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::enums::{DocumentStatus, PartyKind, SignerStatus, TaskStatus};
+use crate::db::ids::{BatchId, DocumentId, SignerId, TaskId};
+use crate::db::quota::Quota;
+use crate::db::tasks::{Batch, Document, NewBatch, Signer, Task};
+use crate::db::templates::Template;
+use crate::db::users::User;
+use crate::domain::real_name::ID_CONTEXT;
+use crate::domain::tasks::plan::{BatchInput, Plan, plan};
+use crate::domain::tasks::values::Cell;
+use crate::domain::{RequestMeta, Services, Viewer, audit, membership, templates};
+use crate::error::{AppError, AppResult};
+use crate::pki::secrets::sha256;
+
+/// The key a task's sealed values are bound to.
+pub const VALUES_CONTEXT: &[u8] = b"task-values";
+
+/// SHA-256 (hex) of the input in a fixed JSON form: a retry with the same
+/// key must carry the same input.
+fn fingerprint(input: &BatchInput) -> String {
+    let cell = |c: &Cell| match c {
+        Cell::Text(s) => serde_json::json!({ "t": s }),
+        Cell::Number(n) => serde_json::json!({ "n": n }),
+        Cell::Date(d) => serde_json::json!({ "d": d.to_string() }),
+    };
+    let value = serde_json::json!({
+        "enterprise": input.enterprise.to_string(),
+        "title": input.title,
+        "businessType": input.business_type.to_string(),
+        "confidential": input.confidential,
+        "handler": input.handler.map(|h| h.to_string()),
+        "templates": input.templates.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "qr": input.add_page_qr_codes,
+        "order": input.sign_order.as_str(),
+        "deadline": input.deadline.map(|d| d.to_rfc3339()),
+        "enterpriseSigners": input.enterprise_signers.iter().map(|s| serde_json::json!([
+            s.role_key, s.enterprise.to_string(), s.step, s.can_refuse,
+            s.cross_page_seal.map(|id| id.to_string()),
+        ])).collect::<Vec<_>>(),
+        "personSigner": [input.person_signer.role_key, input.person_signer.step, input.person_signer.can_refuse],
+        "cc": input.cc.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "signerCompleted": input.signer_completed_field_keys,
+        "rows": input.rows.iter().map(|r| serde_json::json!([
+            r.name, r.phone, r.id_number,
+            r.values.iter().map(|(k, v)| serde_json::json!([k, cell(v)])).collect::<Vec<_>>(),
+        ])).collect::<Vec<_>>(),
+    });
+    hex::encode(sha256(value.to_string().as_bytes()))
+}
+
+fn check_key(key: Option<&str>) -> AppResult<Option<&str>> {
+    match key.map(str::trim) {
+        None => Ok(None),
+        Some(k) if k.is_empty() || k.chars().count() > 100 => Err(AppError::bad_input(
+            "input.idempotencyKey",
+            "an idempotency key has 1 to 100 characters",
+        )),
+        Some(k) => Ok(Some(k)),
+    }
+}
+
+/// The batch an earlier request with this key made, if any; CONFLICT when
+/// that request carried another input.
+async fn earlier(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    key: Option<&str>,
+    fingerprint: &str,
+) -> AppResult<Option<Batch>> {
+    let Some(key) = key else { return Ok(None) };
+    match Batch::by_idempotency_key(conn, viewer.user_id, key).await? {
+        Some(batch) if batch.input_sha256 == fingerprint => Ok(Some(batch)),
+        Some(_) => Err(AppError::Conflict(
+            "this idempotency key was used for another batch".into(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Checks the batch and its rows without writing anything.
+pub async fn validate(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    input: &BatchInput,
+) -> AppResult<Plan> {
+    plan(conn, viewer, input, svc.clock.now()).await
+}
+
+pub async fn initiate(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    viewer: &Viewer,
+    input: &BatchInput,
+) -> AppResult<Batch> {
+    let key = check_key(input.idempotency_key.as_deref())?;
+    let fingerprint = fingerprint(input);
+    if let Some(batch) = earlier(conn, viewer, key, &fingerprint).await? {
+        return Ok(batch);
+    }
+    let now = svc.clock.now();
+    let plan = plan(conn, viewer, input, now).await?;
+    if !plan.errors.is_empty() {
+        return Err(AppError::InvalidRows(plan.errors));
+    }
+    let phones: Vec<String> = plan.rows.iter().map(|r| r.phone.clone()).collect();
+    let registered = User::ids_by_phones(conn, &phones).await?;
+    let rows = build(
+        svc,
+        viewer,
+        input,
+        &plan,
+        key,
+        &fingerprint,
+        &registered,
+        now,
+    )?;
+    let result = conn
+        .transaction(async |conn| {
+            // The checks of `plan` that others can undo meanwhile, again
+            // under lock: the viewer's membership and grant, the templates.
+            membership::member_of(conn, viewer, input.enterprise).await?;
+            if !membership::visible_business_types(conn, viewer, input.enterprise)
+                .await?
+                .iter()
+                .any(|(id, _)| *id == input.business_type)
+            {
+                return Err(AppError::NotFound("business type"));
+            }
+            for planned in &plan.templates {
+                let current = templates::find(conn, viewer, planned.template.id).await?;
+                if current.status != crate::db::enums::TemplateStatus::Published {
+                    return Err(AppError::Conflict(format!(
+                        "template {} was disabled meanwhile",
+                        current.name
+                    )));
+                }
+            }
+            let task_ids: Vec<TaskId> = rows.tasks.iter().map(|t| t.id).collect();
+            rows.insert(conn).await?;
+            if !Quota::debit_tasks(conn, input.enterprise, &task_ids, viewer.user_id, now).await? {
+                return Err(AppError::QuotaExhausted);
+            }
+            audit::record(
+                conn,
+                svc,
+                audit::Entry {
+                    enterprise: Some(input.enterprise.0),
+                    actor: Some(viewer.user_id),
+                    action: "batch.initiate",
+                    target_type: "signing_batch",
+                    target_id: Some(rows.batch.id.to_string()),
+                    details: serde_json::json!({
+                        "title": rows.batch.title,
+                        "tasks": rows.tasks.len(),
+                        "templates": plan.templates.iter().map(|t| t.template.id.to_string()).collect::<Vec<_>>(),
+                    }),
+                    client_ip: Some(&meta.client_ip),
+                },
+            )
+            .await?;
+            Ok(rows.batch.clone())
+        })
+        .await;
+    match result {
+        Ok(batch) => {
+            svc.documents.wake();
+            Ok(batch)
+        }
+        // A concurrent request with the same key won the race.
+        Err(AppError::Conflict(_)) if key.is_some() => earlier(conn, viewer, key, &fingerprint)
+            .await?
+            .ok_or_else(|| AppError::Conflict("the batch changed concurrently, try again".into())),
+        Err(e) => Err(e),
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "everything a batch's rows are made of"
+)]
+fn build(
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    input: &BatchInput,
+    plan: &Plan,
+    key: Option<&str>,
+    fingerprint: &str,
+    registered: &[(crate::db::ids::UserId, String)],
+    now: DateTime<Utc>,
+) -> AppResult<NewBatch> {
+    let batch = Batch {
+        id: BatchId::new(),
+        enterprise_id: input.enterprise,
+        business_type_id: input.business_type,
+        title: input.title.trim().to_owned(),
+        initiated_by: viewer.user_id,
+        idempotency_key: key.map(str::to_owned),
+        input_sha256: fingerprint.to_owned(),
+        task_count: i32::try_from(plan.rows.len()).map_err(AppError::internal)?,
+        created_at: now,
+    };
+    let mut rows = NewBatch {
+        batch,
+        tasks: Vec::with_capacity(plan.rows.len()),
+        signers: Vec::new(),
+        documents: Vec::new(),
+        cc: Vec::new(),
+    };
+    let person_role = plan
+        .roles
+        .iter()
+        .find(|r| r.kind == PartyKind::Person)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no person role")))?;
+    for (i, row) in plan.rows.iter().enumerate() {
+        let task = TaskId::new();
+        let values = serde_json::to_vec(&row.values).map_err(AppError::internal)?;
+        rows.tasks.push(Task {
+            id: task,
+            batch_id: rows.batch.id,
+            row_number: i32::try_from(i + 1).map_err(AppError::internal)?,
+            enterprise_id: input.enterprise,
+            business_type_id: input.business_type,
+            title: rows.batch.title.clone(),
+            confidential: input.confidential,
+            status: TaskStatus::InProgress,
+            void_reason: None,
+            void_note: None,
+            initiated_by: viewer.user_id,
+            handler_id: plan.handler,
+            sign_order: input.sign_order,
+            deadline: input.deadline,
+            add_page_qr_codes: input.add_page_qr_codes,
+            values_enc: svc
+                .keys
+                .seal(&values, VALUES_CONTEXT)
+                .map_err(AppError::internal)?,
+            signer_completed_field_keys: input.signer_completed_field_keys.clone(),
+            ready_at: None,
+            fill_attempts: 0,
+            fill_error: None,
+            created_at: now,
+            completed_at: None,
+        });
+        let mut position = 0;
+        for signer in &input.enterprise_signers {
+            let role = plan
+                .roles
+                .iter()
+                .find(|r| r.key == signer.role_key)
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("role vanished")))?;
+            rows.signers.push(Signer {
+                id: SignerId::new(),
+                task_id: task,
+                position,
+                kind: PartyKind::Enterprise,
+                role_key: role.key.clone(),
+                role_name: role.name.clone(),
+                step: signer.step,
+                can_refuse: signer.can_refuse,
+                status: SignerStatus::Waiting,
+                enterprise_id: Some(signer.enterprise),
+                cross_page_seal_id: signer.cross_page_seal,
+                user_id: None,
+                person_name: None,
+                person_phone: None,
+                person_id_number_hash: None,
+                signed_at: None,
+                refused_at: None,
+                refuse_reason: None,
+            });
+            position += 1;
+        }
+        let id_hash = row
+            .id_number
+            .as_deref()
+            .map(|id| svc.keys.lookup_hash(ID_CONTEXT, id.as_bytes()))
+            .transpose()
+            .map_err(AppError::internal)?;
+        rows.signers.push(Signer {
+            id: SignerId::new(),
+            task_id: task,
+            position,
+            kind: PartyKind::Person,
+            role_key: person_role.key.clone(),
+            role_name: person_role.name.clone(),
+            step: input.person_signer.step,
+            can_refuse: input.person_signer.can_refuse,
+            status: SignerStatus::Waiting,
+            enterprise_id: None,
+            cross_page_seal_id: None,
+            user_id: registered
+                .iter()
+                .find(|(_, phone)| *phone == row.phone)
+                .map(|(id, _)| *id),
+            person_name: Some(row.name.clone()),
+            person_phone: Some(row.phone.clone()),
+            person_id_number_hash: id_hash,
+            signed_at: None,
+            refused_at: None,
+            refuse_reason: None,
+        });
+        for (position, planned) in plan.templates.iter().enumerate() {
+            rows.documents.push(Document {
+                id: DocumentId::new(),
+                task_id: task,
+                position: i32::try_from(position).map_err(AppError::internal)?,
+                template_id: planned.template.id,
+                name: document_name(&planned.template),
+                status: DocumentStatus::InProgress,
+                file_id: None,
+                page_count: None,
+                created_at: now,
+                updated_at: now,
+            });
+        }
+        for user in &input.cc {
+            rows.cc.push((task, *user));
+        }
+    }
+    Ok(rows)
+}
+
+fn document_name(template: &Template) -> String {
+    format!("{}.pdf", template.name)
+}
