@@ -12,6 +12,7 @@ pub mod limits;
 pub mod loaders;
 pub mod real_name;
 pub mod seals;
+pub mod task_views;
 pub mod tasks;
 pub mod templates;
 pub mod verification;

@@ -32,7 +32,7 @@ pub struct Batch {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = signing_tasks, check_for_backend(diesel::pg::Pg))]
 pub struct Task {
     pub id: TaskId,
@@ -95,6 +95,57 @@ pub struct Document {
     pub page_count: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The binds of an inbox query; the visibility condition (SQL written by
+/// the tasks domain) refers to them as $1..$9.
+pub struct InboxQuery {
+    /// $1
+    pub viewer: UserId,
+    /// $2: the enterprise space, None in the personal space.
+    pub enterprise: Option<EnterpriseId>,
+    /// $3: the viewer's phone (person signers not linked to an account yet).
+    pub phone: String,
+    /// $4: an ILIKE pattern over the title and the signers' names.
+    pub search: Option<String>,
+    /// $5
+    pub business_type: Option<BusinessTypeId>,
+    /// $6, $7: list after this (created_at, id).
+    pub after: Option<(DateTime<Utc>, TaskId)>,
+    /// $8
+    pub limit: i64,
+    /// $9: only this task.
+    pub task: Option<TaskId>,
+}
+
+const INBOX_FILTERS: &str = " AND ($4::text IS NULL OR t.title ILIKE $4 OR EXISTS (\
+     SELECT 1 FROM task_signers s2 LEFT JOIN enterprises e ON e.id = s2.enterprise_id \
+     WHERE s2.task_id = t.id AND (s2.person_name ILIKE $4 OR e.name ILIKE $4))) \
+     AND ($5::uuid IS NULL OR t.business_type_id = $5) \
+     AND ($9::uuid IS NULL OR t.id = $9)";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+fn inbox_sql<'a>(
+    sql: String,
+    query: &'a InboxQuery,
+) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid};
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Uuid, _>(query.viewer)
+        .bind::<Nullable<Uuid>, _>(query.enterprise)
+        .bind::<Text, _>(&query.phone)
+        .bind::<Nullable<Text>, _>(query.search.as_deref())
+        .bind::<Nullable<Uuid>, _>(query.business_type)
+        .bind::<Nullable<Timestamptz>, _>(query.after.map(|(at, _)| at))
+        .bind::<Nullable<Uuid>, _>(query.after.map(|(_, id)| id))
+        .bind::<BigInt, _>(query.limit)
+        .bind::<Nullable<Uuid>, _>(query.task)
 }
 
 /// Everything one initiation writes.
@@ -197,6 +248,37 @@ impl Batch {
 }
 
 impl Task {
+    /// The newest tasks meeting `condition` and the query's filters.
+    pub async fn page_where(
+        conn: &mut AsyncPgConnection,
+        condition: &str,
+        query: &InboxQuery,
+    ) -> QueryResult<Vec<Task>> {
+        let sql = format!(
+            "SELECT t.* FROM signing_tasks t WHERE ({condition}){INBOX_FILTERS} \
+             AND ($6::timestamptz IS NULL OR (t.created_at, t.id) < ($6, $7)) \
+             ORDER BY t.created_at DESC, t.id DESC LIMIT $8"
+        );
+        inbox_sql(sql, query).load(conn).await
+    }
+
+    /// How many tasks meet `condition` and the query's filters.
+    pub async fn count_where(
+        conn: &mut AsyncPgConnection,
+        condition: &str,
+        query: &InboxQuery,
+    ) -> QueryResult<i64> {
+        // $6 to $8 (cursor, limit) are bound but unused: every parameter
+        // keeps its number in both queries.
+        let sql = format!(
+            "SELECT count(*) AS count FROM signing_tasks t WHERE ({condition}){INBOX_FILTERS} \
+             AND ($6::timestamptz IS NULL OR TRUE) AND ($7::uuid IS NULL OR TRUE) \
+             AND ($8::bigint IS NULL OR TRUE)"
+        );
+        let rows: Vec<Count> = inbox_sql(sql, query).load(conn).await?;
+        Ok(rows.into_iter().next().map_or(0, |c| c.count))
+    }
+
     pub async fn find(conn: &mut AsyncPgConnection, id: TaskId) -> QueryResult<Option<Task>> {
         signing_tasks::table
             .find(id)

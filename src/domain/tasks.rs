@@ -6,8 +6,10 @@
 //! - `plan`: checking a batch and its rows before anything is written.
 //! - `initiate`: writing a checked batch, idempotently, with the quota debit.
 //! - `fill`: the job that fills documents and makes tasks ready.
+//! - `inbox`: who sees a task, the boxes, search and counts.
 
 pub mod fill;
+pub mod inbox;
 pub mod initiate;
 pub mod plan;
 pub mod values;

@@ -152,6 +152,32 @@ impl User {
         self.user.email.as_deref().filter(|_| self.is_viewer)
     }
 
+    /// The viewer's own tasks (personal space): addressed to them as a
+    /// signer, or CC'd (box CC). Only on `me`.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "box")] task_box: crate::graphql::tasks::TaskBox,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+        business_type_id: Option<ID>,
+    ) -> Result<crate::graphql::task_views::TaskConnection> {
+        if !self.is_viewer {
+            return Err(AppError::Forbidden("only your own tasks are listed").into());
+        }
+        crate::graphql::tasks::tasks_in(
+            ctx,
+            crate::domain::tasks::inbox::Space::Personal,
+            task_box,
+            first,
+            after,
+            search,
+            business_type_id,
+        )
+        .await
+    }
+
     async fn real_name_status(&self) -> RealNameStatus {
         self.user.real_name_status.into()
     }

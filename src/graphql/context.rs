@@ -80,3 +80,28 @@ pub async fn read_upload(
     .map_err(|_| AppError::bad_input(field, "the upload could not be read"))?;
     Ok((name, bytes))
 }
+
+/// A cursor over lists ordered by (time, id), newest first.
+pub fn time_cursor(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}|{id}", at.timestamp_micros()))
+}
+
+pub fn decode_time_cursor<T: std::str::FromStr>(
+    cursor: &str,
+) -> Result<(chrono::DateTime<chrono::Utc>, T), AppError> {
+    use base64::Engine;
+    let bad = || AppError::bad_input("after", "not a cursor of this list");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, id.parse().map_err(|_| bad())?))
+}

@@ -276,6 +276,29 @@ impl Enterprise {
             .await
     }
 
+    /// Tasks of one box as this enterprise's member sees them, newest
+    /// first; `search` matches the title and signers' names.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "box")] task_box: crate::graphql::tasks::TaskBox,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+        business_type_id: Option<ID>,
+    ) -> Result<crate::graphql::task_views::TaskConnection> {
+        crate::graphql::tasks::tasks_in(
+            ctx,
+            crate::domain::tasks::inbox::Space::Enterprise(self.row.id),
+            task_box,
+            first,
+            after,
+            search,
+            business_type_id,
+        )
+        .await
+    }
+
     /// Contracts the enterprise may still initiate.
     async fn quota_balance(&self, ctx: &Context<'_>) -> Result<i32> {
         crate::graphql::tasks::quota_balance(ctx, self.row.id).await

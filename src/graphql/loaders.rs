@@ -10,14 +10,13 @@ use async_graphql::dataloader::{DataLoader, Loader, NoCache};
 
 use crate::db::DbPool;
 use crate::db::certificates::Certificate;
-use crate::db::enterprises::{BusinessTypes, Enterprise};
+use crate::db::enterprises::BusinessTypes;
 use crate::db::field_definitions::FieldDefinition;
 use crate::db::files::StoredFile;
 use crate::db::ids::{
-    BusinessTypeId, CertificateId, EnterpriseId, FileId, SealId, TaskId, TemplateId, UserId,
+    BusinessTypeId, CertificateId, EnterpriseId, FileId, SealId, TemplateId, UserId,
 };
 use crate::db::seals::Seal;
-use crate::db::tasks::{Document as TaskDocument, Signer as TaskSigner};
 use crate::db::templates::Layout;
 use crate::db::users::User;
 use crate::error::AppError;
@@ -187,114 +186,6 @@ impl Loader<TemplateId> for TemplateLayoutLoader {
     }
 }
 
-/// Templates by id (their page sizes).
-pub struct TemplatesLoader {
-    pool: DbPool,
-}
-
-impl Loader<TemplateId> for TemplatesLoader {
-    type Value = crate::db::templates::Template;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[TemplateId],
-    ) -> Result<HashMap<TemplateId, Self::Value>, Self::Error> {
-        let mut conn = connection(&self.pool).await?;
-        let rows = crate::db::templates::Template::find_many(&mut conn, keys)
-            .await
-            .map_err(load_error)?;
-        Ok(rows.into_iter().map(|t| (t.id, t)).collect())
-    }
-}
-
-/// Users by id.
-pub struct UsersLoader {
-    pool: DbPool,
-}
-
-impl Loader<UserId> for UsersLoader {
-    type Value = User;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, Self::Error> {
-        let mut conn = connection(&self.pool).await?;
-        let rows = User::find_many(&mut conn, keys).await.map_err(load_error)?;
-        Ok(rows.into_iter().map(|u| (u.id, u)).collect())
-    }
-}
-
-/// Enterprises by id.
-pub struct EnterprisesLoader {
-    pool: DbPool,
-}
-
-impl Loader<EnterpriseId> for EnterprisesLoader {
-    type Value = Enterprise;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[EnterpriseId],
-    ) -> Result<HashMap<EnterpriseId, Enterprise>, Self::Error> {
-        let mut conn = connection(&self.pool).await?;
-        let rows = Enterprise::find_many(&mut conn, keys)
-            .await
-            .map_err(load_error)?;
-        Ok(rows.into_iter().map(|e| (e.id, e)).collect())
-    }
-}
-
-/// The signers, documents and CC'd users of tasks, in one query each.
-pub struct TaskPartsLoader {
-    pool: DbPool,
-}
-
-#[derive(Default)]
-pub struct TaskParts {
-    pub signers: Vec<TaskSigner>,
-    pub documents: Vec<TaskDocument>,
-    pub cc: Vec<UserId>,
-}
-
-impl Loader<TaskId> for TaskPartsLoader {
-    type Value = Arc<TaskParts>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[TaskId]) -> Result<HashMap<TaskId, Self::Value>, Self::Error> {
-        let mut conn = connection(&self.pool).await?;
-        let signers = TaskSigner::of_tasks(&mut conn, keys)
-            .await
-            .map_err(load_error)?;
-        let documents = TaskDocument::of_tasks(&mut conn, keys)
-            .await
-            .map_err(load_error)?;
-        let cc = crate::db::tasks::cc_of(&mut conn, keys)
-            .await
-            .map_err(load_error)?;
-        let mut parts: HashMap<TaskId, TaskParts> =
-            keys.iter().map(|k| (*k, TaskParts::default())).collect();
-        for signer in signers {
-            parts
-                .entry(signer.task_id)
-                .or_default()
-                .signers
-                .push(signer);
-        }
-        for document in documents {
-            parts
-                .entry(document.task_id)
-                .or_default()
-                .documents
-                .push(document);
-        }
-        for (task, user) in cc {
-            parts.entry(task).or_default().cc.push(user);
-        }
-        Ok(parts.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
-    }
-}
-
 /// Whose seals: all of the enterprise's for its ADMIN, the granted ones for
 /// a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -393,26 +284,6 @@ pub fn register<Q, M, S>(
         ))
         .data(DataLoader::with_cache(
             TemplateLayoutLoader { pool: pool() },
-            tokio::spawn,
-            NoCache,
-        ))
-        .data(DataLoader::with_cache(
-            TemplatesLoader { pool: pool() },
-            tokio::spawn,
-            NoCache,
-        ))
-        .data(DataLoader::with_cache(
-            UsersLoader { pool: pool() },
-            tokio::spawn,
-            NoCache,
-        ))
-        .data(DataLoader::with_cache(
-            EnterprisesLoader { pool: pool() },
-            tokio::spawn,
-            NoCache,
-        ))
-        .data(DataLoader::with_cache(
-            TaskPartsLoader { pool: pool() },
             tokio::spawn,
             NoCache,
         ))

@@ -1,35 +1,23 @@
 //! Signing tasks in GraphQL, part 1: checking and initiating batches, the
 //! batch and its tasks, frequent contacts and the quota balance.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::db::contacts::Contact as ContactRow;
-use crate::db::enums::{self, DocumentStatus as DocStatus, SignOrder as Order};
+use crate::db::enums::SignOrder as Order;
 use crate::db::ids::{ContactId, EnterpriseId};
-use crate::db::tasks::{
-    Batch as BatchRow, Document as DocumentRow, Signer as SignerRow, Task as TaskRow,
-};
+use crate::db::tasks::{Batch as BatchRow, Task as TaskRow};
 use crate::domain::contacts;
-use crate::domain::tasks::initiate;
 use crate::domain::tasks::plan::{
     BatchInput, EnterpriseSignerInput as DomainEnterpriseSigner, PersonSignerInput as DomainPerson,
     RowInput,
 };
 use crate::domain::tasks::values::Cell;
+use crate::domain::tasks::{inbox, initiate};
 use crate::error::{AppError, RowError as DomainRowError};
-use crate::graphql::accounts::User;
-use crate::graphql::certification::EnterprisePublic;
-use crate::graphql::context::{ContextExt, parse_id};
-use crate::graphql::enterprises::{BusinessType, PageInfo};
-use crate::graphql::loaders::{
-    BusinessTypesLoader, EnterprisesLoader, FilesLoader, TaskPartsLoader, TemplateLayoutLoader,
-    TemplatesLoader, UsersLoader, load,
-};
-use crate::graphql::seals::File;
-use crate::graphql::templates::{PageSize, PartyKind, SealSlot, SignerRole};
+use crate::graphql::context::{ContextExt, decode_time_cursor, parse_id, time_cursor};
+use crate::graphql::task_views::{SigningTask, TaskConnection, connection, views};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum SignOrder {
@@ -57,35 +45,76 @@ impl From<Order> for SignOrder {
     }
 }
 
+/// The inboxes of the manual (section 2.5.1.4 on).
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum TaskStatus {
-    InProgress,
+pub enum TaskBox {
+    /// 待我签署: the viewer's (or the enterprise's) turn.
+    ToSign,
+    /// 待他人签署: signed, others still to sign.
+    WaitingForOthers,
+    /// 已完成签署
     Completed,
+    /// 已作废
     Voided,
+    /// 我发起的 (enterprise space)
+    Initiated,
+    /// 抄送我的 (personal space)
+    Cc,
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum VoidReason {
-    Expired,
-    Revoked,
-    Refused,
+impl From<TaskBox> for inbox::TaskBox {
+    fn from(b: TaskBox) -> Self {
+        match b {
+            TaskBox::ToSign => Self::ToSign,
+            TaskBox::WaitingForOthers => Self::WaitingForOthers,
+            TaskBox::Completed => Self::Completed,
+            TaskBox::Voided => Self::Voided,
+            TaskBox::Initiated => Self::Initiated,
+            TaskBox::Cc => Self::Cc,
+        }
+    }
 }
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum SignerStatus {
-    /// Waits for an earlier step (or for the documents to be filled).
-    Waiting,
-    /// May sign now.
-    Pending,
-    Signed,
-    Refused,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum DocumentStatus {
-    InProgress,
-    Completed,
-    Voided,
+/// `me.tasks` and `enterprise(id).tasks`: one page of a box.
+pub async fn tasks_in(
+    ctx: &Context<'_>,
+    space: inbox::Space,
+    task_box: TaskBox,
+    first: Option<i32>,
+    after: Option<String>,
+    search: Option<String>,
+    business_type_id: Option<ID>,
+) -> Result<TaskConnection> {
+    let viewer = ctx.viewer()?;
+    let after = after.map(|c| decode_time_cursor(&c)).transpose()?;
+    let business_type = business_type_id
+        .map(|id| parse_id("businessTypeId", &id))
+        .transpose()?;
+    if search.as_ref().is_some_and(|s| s.chars().count() > 50) {
+        return Err(AppError::bad_input("search", "search with at most 50 characters").into());
+    }
+    let limit = i64::from(first.unwrap_or(20).clamp(1, 100));
+    let mut conn = ctx.conn().await?;
+    let (mut rows, total) = inbox::list(
+        &mut conn,
+        &viewer,
+        inbox::ListInput {
+            space,
+            task_box: task_box.into(),
+            limit: limit + 1,
+            after,
+            search,
+            business_type,
+        },
+    )
+    .await?;
+    drop(conn);
+    let has_next_page = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(100));
+    connection(ctx, rows, has_next_page, total, |t| {
+        time_cursor(t.created_at, t.id)
+    })
+    .await
 }
 
 #[derive(SimpleObject)]
@@ -131,255 +160,6 @@ impl From<ContactRow> for Contact {
             enterprise_name: c.enterprise_name,
         }
     }
-}
-
-/// A party of one task.
-pub struct Signer(SignerRow);
-
-#[Object]
-impl Signer {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    async fn kind(&self) -> PartyKind {
-        self.0.kind.into()
-    }
-
-    /// The enterprise's name, or the person's.
-    async fn name(&self, ctx: &Context<'_>) -> Result<String> {
-        match self.0.enterprise_id {
-            Some(id) => Ok(load::<_, EnterprisesLoader>(ctx, id).await?.name),
-            None => Ok(self.0.person_name.clone().unwrap_or_default()),
-        }
-    }
-
-    async fn enterprise(&self, ctx: &Context<'_>) -> Result<Option<EnterprisePublic>> {
-        match self.0.enterprise_id {
-            Some(id) => Ok(Some((&load::<_, EnterprisesLoader>(ctx, id).await?).into())),
-            None => Ok(None),
-        }
-    }
-
-    async fn role(&self) -> SignerRole {
-        SignerRole::of_signer(
-            self.0.id.to_string(),
-            &self.0.role_key,
-            &self.0.role_name,
-            self.0.kind,
-        )
-    }
-
-    async fn step(&self) -> i32 {
-        self.0.step
-    }
-
-    async fn can_refuse(&self) -> bool {
-        self.0.can_refuse
-    }
-
-    async fn status(&self) -> SignerStatus {
-        match self.0.status {
-            enums::SignerStatus::Waiting => SignerStatus::Waiting,
-            enums::SignerStatus::Pending => SignerStatus::Pending,
-            enums::SignerStatus::Signed => SignerStatus::Signed,
-            enums::SignerStatus::Refused => SignerStatus::Refused,
-        }
-    }
-
-    async fn signed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.signed_at
-    }
-}
-
-/// One contract of a task, filled from its template.
-pub struct TaskDocument {
-    row: DocumentRow,
-}
-
-#[Object]
-impl TaskDocument {
-    async fn id(&self) -> ID {
-        ID(self.row.id.to_string())
-    }
-
-    async fn name(&self) -> &str {
-        &self.row.name
-    }
-
-    async fn status(&self) -> DocumentStatus {
-        match self.row.status {
-            DocStatus::InProgress => DocumentStatus::InProgress,
-            DocStatus::Completed => DocumentStatus::Completed,
-            DocStatus::Voided => DocumentStatus::Voided,
-        }
-    }
-
-    /// The template's pages (filling never adds any).
-    async fn pages(&self, ctx: &Context<'_>) -> Result<Vec<PageSize>> {
-        let template = load::<_, TemplatesLoader>(ctx, self.row.template_id).await?;
-        Ok(PageSize::of(&template))
-    }
-
-    /// The contract as it stands (filled, then each signed revision); null
-    /// until the fill job has filled it.
-    async fn file(&self, ctx: &Context<'_>) -> Result<Option<File>> {
-        match self.row.file_id {
-            Some(id) => Ok(Some(File(load::<_, FilesLoader>(ctx, id).await?))),
-            None => Ok(None),
-        }
-    }
-
-    /// Where each role stamps (from the template).
-    async fn seal_slots(&self, ctx: &Context<'_>) -> Result<Vec<SealSlot>> {
-        let layout = load::<_, TemplateLayoutLoader>(ctx, self.row.template_id).await?;
-        Ok(SealSlot::all(&layout))
-    }
-}
-
-/// One task: one person's contracts with their signers.
-pub struct SigningTask(pub TaskRow);
-
-impl SigningTask {
-    async fn parts(&self, ctx: &Context<'_>) -> Result<Arc<crate::graphql::loaders::TaskParts>> {
-        Ok(load::<_, TaskPartsLoader>(ctx, self.0.id).await?)
-    }
-
-    async fn user(ctx: &Context<'_>, id: crate::db::ids::UserId) -> Result<User> {
-        let viewer = ctx.request().viewer.map(|v| v.user_id);
-        Ok(User::seen_by(
-            load::<_, UsersLoader>(ctx, id).await?,
-            viewer,
-        ))
-    }
-}
-
-#[Object]
-impl SigningTask {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    async fn title(&self) -> &str {
-        &self.0.title
-    }
-
-    async fn business_type(&self, ctx: &Context<'_>) -> Result<BusinessType> {
-        let types = load::<_, BusinessTypesLoader>(ctx, self.0.enterprise_id).await?;
-        types
-            .iter()
-            .find(|(id, _)| *id == self.0.business_type_id)
-            .cloned()
-            .map(|bt| BusinessType::new(self.0.enterprise_id, bt))
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("business type vanished")).into())
-    }
-
-    /// Visible only to the initiator, the handler, CC'd users and the ADMIN.
-    async fn confidential(&self) -> bool {
-        self.0.confidential
-    }
-
-    async fn status(&self) -> TaskStatus {
-        match self.0.status {
-            enums::TaskStatus::InProgress => TaskStatus::InProgress,
-            enums::TaskStatus::Completed => TaskStatus::Completed,
-            enums::TaskStatus::Voided => TaskStatus::Voided,
-        }
-    }
-
-    async fn void_reason(&self) -> Option<VoidReason> {
-        self.0.void_reason.map(|r| match r {
-            enums::VoidReason::Expired => VoidReason::Expired,
-            enums::VoidReason::Revoked => VoidReason::Revoked,
-            enums::VoidReason::Refused => VoidReason::Refused,
-        })
-    }
-
-    async fn void_note(&self) -> Option<&str> {
-        self.0.void_note.as_deref()
-    }
-
-    async fn initiator(&self, ctx: &Context<'_>) -> Result<EnterprisePublic> {
-        Ok((&load::<_, EnterprisesLoader>(ctx, self.0.enterprise_id).await?).into())
-    }
-
-    async fn initiated_by(&self, ctx: &Context<'_>) -> Result<User> {
-        Self::user(ctx, self.0.initiated_by).await
-    }
-
-    /// 经办人.
-    async fn handler(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        match self.0.handler_id {
-            Some(id) => Ok(Some(Self::user(ctx, id).await?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn sign_order(&self) -> SignOrder {
-        self.0.sign_order.into()
-    }
-
-    async fn deadline(&self) -> Option<DateTime<Utc>> {
-        self.0.deadline
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-
-    async fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.completed_at
-    }
-
-    /// When the documents were filled and the first signers told; null
-    /// before.
-    async fn ready_at(&self) -> Option<DateTime<Utc>> {
-        self.0.ready_at
-    }
-
-    async fn signers(&self, ctx: &Context<'_>) -> Result<Vec<Signer>> {
-        Ok(self
-            .parts(ctx)
-            .await?
-            .signers
-            .iter()
-            .cloned()
-            .map(Signer)
-            .collect())
-    }
-
-    async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<TaskDocument>> {
-        Ok(self
-            .parts(ctx)
-            .await?
-            .documents
-            .iter()
-            .cloned()
-            .map(|row| TaskDocument { row })
-            .collect())
-    }
-
-    async fn cc(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let parts = self.parts(ctx).await?;
-        let mut users = Vec::with_capacity(parts.cc.len());
-        for id in &parts.cc {
-            users.push(Self::user(ctx, *id).await?);
-        }
-        Ok(users)
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct TaskEdge {
-    node: SigningTask,
-    cursor: String,
-}
-
-#[derive(SimpleObject)]
-pub struct TaskConnection {
-    edges: Vec<TaskEdge>,
-    page_info: PageInfo,
-    total_count: i64,
 }
 
 /// What one initiation made. Reached only through the initiation's answer.
@@ -435,23 +215,17 @@ impl SigningBatch {
             .into_iter()
             .filter(|t| t.row_number > after_row)
             .collect();
+        drop(conn);
         let has_next_page = rest.len() > limit;
-        let edges: Vec<TaskEdge> = rest
-            .into_iter()
-            .take(limit)
-            .map(|task| TaskEdge {
-                cursor: task.row_number.to_string(),
-                node: SigningTask(task),
-            })
-            .collect();
-        Ok(TaskConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: i64::try_from(total).unwrap_or(i64::MAX),
-        })
+        let page: Vec<TaskRow> = rest.into_iter().take(limit).collect();
+        connection(
+            ctx,
+            page,
+            has_next_page,
+            i64::try_from(total).unwrap_or(i64::MAX),
+            |t| t.row_number.to_string(),
+        )
+        .await
     }
 }
 
@@ -605,6 +379,16 @@ pub struct TasksQuery;
 
 #[Object]
 impl TasksQuery {
+    /// A task the viewer sees from its personal space or an enterprise it
+    /// belongs to (NOT_FOUND otherwise).
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SigningTask>> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id("id", &id)?;
+        let mut conn = ctx.conn().await?;
+        let task = inbox::find(&mut conn, &viewer, id).await?;
+        Ok(views(&mut conn, vec![task]).await?.pop())
+    }
+
     /// Checks a batch without starting it: problems with the batch itself
     /// are errors; every problem of every row is listed.
     async fn validate_signing_batch(

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject, Upload};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 use crate::db::enums::{self, TemplateStatus as Status};
@@ -14,7 +12,7 @@ use crate::db::templates::{Layout, Role, Template as TemplateRow, TemplateField}
 use crate::domain::templates::{self, NewTemplate, layout};
 use crate::error::AppError;
 use crate::graphql::certification::SealKind;
-use crate::graphql::context::{ContextExt, parse_id, read_upload};
+use crate::graphql::context::{ContextExt, decode_time_cursor, parse_id, read_upload, time_cursor};
 use crate::graphql::enterprises::{BusinessType, PageInfo};
 use crate::graphql::fields::FieldDefinition;
 use crate::graphql::loaders::{
@@ -383,23 +381,6 @@ pub struct TemplateConnection {
     total_count: i64,
 }
 
-fn cursor(row: &TemplateRow) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", row.created_at.timestamp_micros(), row.id))
-}
-
-fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, TemplateId), AppError> {
-    let bad = || AppError::bad_input("after", "not a cursor of this list");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, id.parse().map_err(|_| bad())?))
-}
-
 /// `Enterprise.templates`: the viewer's visible templates, newest first.
 pub async fn enterprise_templates(
     ctx: &Context<'_>,
@@ -409,7 +390,7 @@ pub async fn enterprise_templates(
     after: Option<String>,
 ) -> Result<TemplateConnection> {
     let viewer = ctx.viewer()?;
-    let after = after.map(|c| decode_cursor(&c)).transpose()?;
+    let after = after.map(|c| decode_time_cursor(&c)).transpose()?;
     let limit = i64::from(first.unwrap_or(20).clamp(1, 100));
     let status = status.map(Status::from);
     let mut conn = ctx.conn().await?;
@@ -436,7 +417,7 @@ pub async fn enterprise_templates(
     let edges: Vec<TemplateEdge> = rows
         .into_iter()
         .map(|row| TemplateEdge {
-            cursor: cursor(&row),
+            cursor: time_cursor(row.created_at, row.id),
             node: Template(row),
         })
         .collect();

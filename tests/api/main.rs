@@ -17,6 +17,7 @@ mod fill;
 mod follow_up_orders;
 mod handwriting;
 mod hardening;
+mod inbox;
 mod membership;
 mod migrations;
 mod outbox;

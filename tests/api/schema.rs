@@ -104,6 +104,9 @@ fn schema_keeps_the_task_names_of_the_api_sketch() {
         "frequentContacts: [Contact!]!",
         "rows: [BatchRowInput!]",
         "idempotencyKey: String",
+        "enum TaskBox",
+        "task(id: ID!): SigningTask",
+        "tasks(after: String, box: TaskBox!, businessTypeId: ID, first: Int, search: String): TaskConnection!",
     ] {
         assert!(sdl.contains(name), "schema lacks {name}");
     }

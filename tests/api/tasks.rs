@@ -8,9 +8,10 @@ use lopdf::Document;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::helpers::contracts::{fill_all, grant_quota, labor_values, published_labor_template};
 use crate::helpers::flows::{Certified, certified, member};
 use crate::helpers::test_app::{Person, error_code, error_field};
-use crate::templates::{PUBLISH, business_type, complete_layout, created, download, layout};
+use crate::templates::{business_type, created, download};
 use yuyunqian::db::schema::quota_ledger;
 
 const INITIATE: &str = "mutation($i: InitiateBatchInput!) { initiateSigningBatch(input: $i) { id title taskCount readyCount tasks { totalCount edges { node { id title status readyAt signOrder businessType { name } initiator { name } initiatedBy { id } signers { kind name role { key name } step status enterprise { id } } documents { name status pages { page } file { contentType url } sealSlots { sealKind } } } } } } }";
@@ -26,34 +27,8 @@ fn ok<'a>(r: &'a Value, field: &str) -> &'a Value {
 async fn ready(t: &TestApp, phone: &str) -> (Certified, String, String) {
     let c = certified(t, phone, "郑州任务科技有限公司", "91350100M000100Y43").await;
     let bt = business_type(t, &c.admin, &c.enterprise, "劳动合同").await;
-    let template = created(t, &c.admin, &c.enterprise, "劳动合同").await;
-    let r = layout(t, &c.admin, &template, complete_layout()).await;
-    assert!(r.get("errors").is_none(), "{r}");
-    let r = t
-        .gql_as(&c.admin.token, PUBLISH, json!({ "t": template }))
-        .await;
-    assert_eq!(ok(&r, "publishTemplate")["status"], "PUBLISHED");
+    let template = published_labor_template(t, &c).await;
     (c, bt, template)
-}
-
-async fn grant(t: &TestApp, enterprise: &str, amount: i32) {
-    let out = t
-        .cli(&[
-            "quota",
-            "grant",
-            "--enterprise",
-            enterprise,
-            "--amount",
-            &amount.to_string(),
-            "--note",
-            "合同采购单 2026-001",
-        ])
-        .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 async fn balance(t: &TestApp, person: &Person, enterprise: &str) -> i64 {
@@ -73,26 +48,10 @@ async fn ledger_sum(t: &TestApp) -> i64 {
     amounts.iter().map(|a| i64::from(*a)).sum()
 }
 
-fn values(n: usize) -> Value {
-    json!({
-        "employer_address": "郑州市金水区花园路1号",
-        "employee_name": format!("员工{n}"),
-        "employee_id_number": "11010519491231002X",
-        "employee_address": "郑州市二七区大学路2号",
-        "contract_type": "固定期限",
-        "start_date": "2026-12-01",
-        "job_title": "软件工程师",
-        "work_location": "郑州",
-        "working_hours": "标准工时制",
-        "monthly_pay": 8500,
-        "social_insurance": "按国家规定缴纳",
-    })
-}
-
 fn row(n: usize) -> Value {
     json!({
         "person": { "name": format!("员工{n}"), "phone": format!("1390000{:04}", n) },
-        "values": values(n),
+        "values": labor_values(&format!("员工{n}")),
     })
 }
 
@@ -109,21 +68,6 @@ fn input(c: &Certified, bt: &str, template: &str, rows: Vec<Value>) -> Value {
     })
 }
 
-/// Runs the fill job until it finds nothing; how many tasks became ready.
-async fn fill_all(t: &TestApp) -> usize {
-    let mut conn = t.conn().await;
-    let mut total = 0;
-    loop {
-        let n = yuyunqian::domain::tasks::fill::fill_pass(&mut conn, &t.app.services())
-            .await
-            .unwrap();
-        if n == 0 {
-            return total;
-        }
-        total += n;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_makes_a_task_per_row_paid_from_the_quota_and_filled_in_the_background() {
     let t = TestApp::spawn().await;
@@ -138,7 +82,7 @@ async fn a_batch_makes_a_task_per_row_paid_from_the_quota_and_filled_in_the_back
     assert_eq!(error_code(&r), "QUOTA_EXHAUSTED", "{r}");
     assert_eq!(balance(&t, &c.admin, &c.enterprise).await, 0);
 
-    grant(&t, &c.enterprise, 5).await;
+    grant_quota(&t, &c.enterprise, 5).await;
     assert_eq!(balance(&t, &c.admin, &c.enterprise).await, 5);
     let r = t
         .gql_as(&c.admin.token, INITIATE, json!({ "i": batch }))
@@ -218,7 +162,7 @@ async fn a_batch_makes_a_task_per_row_paid_from_the_quota_and_filled_in_the_back
 async fn pdftotext_reads_each_rows_values_in_its_contract() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800006002").await;
-    grant(&t, &c.enterprise, 2).await;
+    grant_quota(&t, &c.enterprise, 2).await;
     let mut batch = input(&c, &bt, &template, vec![row(1), row(2)]);
     batch["addPageQrCodes"] = json!(true);
     let r = t
@@ -273,7 +217,7 @@ async fn pdftotext_reads_each_rows_values_in_its_contract() {
 async fn every_row_problem_is_reported_with_its_row_and_column() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800006003").await;
-    grant(&t, &c.enterprise, 100).await;
+    grant_quota(&t, &c.enterprise, 100).await;
     let mut bad = Vec::new();
     let mut missing = row(1);
     missing["values"]["job_title"] = Value::Null;
@@ -370,7 +314,7 @@ async fn every_row_problem_is_reported_with_its_row_and_column() {
 async fn a_batch_of_the_wrong_shape_is_refused_whole() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800006004").await;
-    grant(&t, &c.enterprise, 10).await;
+    grant_quota(&t, &c.enterprise, 10).await;
     let draft = created(&t, &c.admin, &c.enterprise, "劳动合同").await;
 
     type Change = fn(&mut Value, &str);
@@ -487,7 +431,7 @@ async fn a_batch_of_the_wrong_shape_is_refused_whole() {
 async fn concurrent_initiations_never_overdraw_the_quota() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800006006").await;
-    grant(&t, &c.enterprise, 1).await;
+    grant_quota(&t, &c.enterprise, 1).await;
     let batch = input(&c, &bt, &template, vec![row(1)]);
     let attempts = (0..20).map(|_| {
         let token = c.admin.token.clone();

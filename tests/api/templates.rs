@@ -577,17 +577,7 @@ async fn publishing_needs_the_required_fields_both_parties_and_a_slot_per_role()
     assert_eq!(ok(&r, "publishTemplate")["status"], "PUBLISHED");
 
     let onboarding = created(&t, &c.admin, &c.enterprise, "入职").await;
-    let minimal = json!({
-        "roles": [
-            { "key": "company", "name": "公司", "kind": "ENTERPRISE" },
-            { "key": "staff", "name": "员工", "kind": "PERSON" },
-        ],
-        "fields": [],
-        "sealSlots": [
-            { "roleKey": "company", "sealKind": "CONTRACT", "page": 1, "x": 400.0, "y": 600.0 },
-            { "roleKey": "staff", "sealKind": "PERSONAL_NAME", "page": 1, "x": 100.0, "y": 600.0 },
-        ],
-    });
+    let minimal = crate::helpers::contracts::onboarding_layout();
     ok(
         &layout(&t, &c.admin, &onboarding, minimal).await,
         "updateTemplateLayout",

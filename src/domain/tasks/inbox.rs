@@ -1,0 +1,245 @@
+//! Inboxes (待我签署, 待他人签署, 已完成, 已作废, 我发起的, 抄送我的) and the one
+//! rule of who sees a task, written once as SQL conditions that every list,
+//! count and lookup uses.
+//!
+//! Personal space: tasks where the viewer is the PERSON signer (by account,
+//! or by phone until the row is linked to one), and CC'd tasks.
+//! Enterprise space: tasks the enterprise signs or initiated. Its ADMIN
+//! sees them all; a member sees the enterprise's own tasks of business
+//! types it is granted (confidential ones only as initiator, handler or
+//! CC'd) and, in TO_SIGN and for other enterprises' tasks, only those
+//! whose seal slots for the enterprise's role it holds a granted seal for.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+
+use crate::db::enterprises::Memberships;
+use crate::db::enums::MemberRole;
+use crate::db::ids::{BusinessTypeId, EnterpriseId, TaskId};
+use crate::db::tasks::{InboxQuery, Task};
+use crate::db::users::User;
+use crate::domain::Viewer;
+use crate::domain::membership::member_of;
+use crate::error::{AppError, AppResult};
+
+/// The API's TaskBox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskBox {
+    ToSign,
+    WaitingForOthers,
+    Completed,
+    Voided,
+    Initiated,
+    Cc,
+}
+
+/// Where the viewer looks from.
+#[derive(Debug, Clone, Copy)]
+pub enum Space {
+    Personal,
+    Enterprise(EnterpriseId),
+}
+
+// Binds of every inbox query (see `db::tasks::InboxQuery`): $1 viewer,
+// $2 enterprise, $3 viewer's phone, $4 search pattern, $5 business type,
+// $6/$7 cursor, $8 limit, $9 one task.
+
+const PERSON_SIGNER: &str = "EXISTS (SELECT 1 FROM task_signers s WHERE s.task_id = t.id \
+     AND s.kind = 'PERSON' AND (s.user_id = $1 OR (s.user_id IS NULL AND s.person_phone = $3))";
+
+const CC: &str = "EXISTS (SELECT 1 FROM task_cc c WHERE c.task_id = t.id AND c.user_id = $1)";
+
+/// A member's business-type grant covers the enterprise's own task.
+const GRANTED_TYPE: &str = "(t.enterprise_id <> $2 OR EXISTS (SELECT 1 FROM member_business_types g \
+     WHERE g.enterprise_id = $2 AND g.user_id = $1 AND g.business_type_id = t.business_type_id))";
+
+const CONFIDENTIAL: &str = "(NOT t.confidential OR t.enterprise_id <> $2 OR t.initiated_by = $1 \
+     OR t.handler_id = $1 OR EXISTS (SELECT 1 FROM task_cc c WHERE c.task_id = t.id AND c.user_id = $1))";
+
+/// The member holds a granted, enabled seal of a kind the enterprise's
+/// role (signer `s`) stamps in one of the task's documents.
+const HOLDS_SEAL: &str = "EXISTS (SELECT 1 FROM task_documents d \
+     JOIN template_seal_slots ss ON ss.template_id = d.template_id \
+     JOIN template_roles r ON r.id = ss.role_id AND r.key = s.role_key \
+     JOIN seals se ON se.enterprise_id = $2 AND se.kind = ss.seal_kind AND se.status = 'ENABLED' \
+     JOIN seal_grants sg ON sg.seal_id = se.id AND sg.user_id = $1 \
+     WHERE d.task_id = t.id)";
+
+fn signer_status(task_box: TaskBox) -> Option<(&'static str, &'static str)> {
+    match task_box {
+        TaskBox::ToSign => Some((
+            "t.status = 'IN_PROGRESS' AND t.ready_at IS NOT NULL",
+            "s.status = 'PENDING'",
+        )),
+        TaskBox::WaitingForOthers => Some(("t.status = 'IN_PROGRESS'", "s.status = 'SIGNED'")),
+        TaskBox::Completed => Some(("t.status = 'COMPLETED'", "TRUE")),
+        TaskBox::Voided => Some(("t.status = 'VOIDED'", "TRUE")),
+        TaskBox::Initiated | TaskBox::Cc => None,
+    }
+}
+
+fn personal(task_box: TaskBox) -> String {
+    match signer_status(task_box) {
+        Some((task, signer)) => format!("{task} AND {PERSON_SIGNER} AND {signer})"),
+        None if task_box == TaskBox::Cc => CC.to_owned(),
+        // 我发起的 belongs to the enterprise space.
+        None => "FALSE".to_owned(),
+    }
+}
+
+fn enterprise(task_box: TaskBox, admin: bool) -> AppResult<String> {
+    if task_box == TaskBox::Cc {
+        return Err(AppError::bad_input(
+            "box",
+            "CC'd tasks are listed in the personal space (me.tasks)",
+        ));
+    }
+    let Some((task, signer)) = signer_status(task_box) else {
+        // INITIATED
+        return Ok(if admin {
+            "t.enterprise_id = $2".to_owned()
+        } else {
+            format!("t.enterprise_id = $2 AND {GRANTED_TYPE} AND {CONFIDENTIAL}")
+        });
+    };
+    let member = if admin {
+        String::new()
+    } else if task_box == TaskBox::ToSign {
+        format!(" AND {HOLDS_SEAL}")
+    } else {
+        format!(" AND (t.enterprise_id = $2 OR {HOLDS_SEAL})")
+    };
+    let filters = if admin {
+        String::new()
+    } else {
+        format!(" AND {GRANTED_TYPE} AND {CONFIDENTIAL}")
+    };
+    Ok(format!(
+        "{task}{filters} AND EXISTS (SELECT 1 FROM task_signers s WHERE s.task_id = t.id \
+         AND s.enterprise_id = $2 AND {signer}{member})"
+    ))
+}
+
+/// Every box at once: whether the viewer sees the task at all from `space`.
+fn anywhere(space: Space, admin: bool) -> AppResult<String> {
+    let boxes = match space {
+        Space::Personal => vec![
+            personal(TaskBox::ToSign),
+            personal(TaskBox::WaitingForOthers),
+            personal(TaskBox::Completed),
+            personal(TaskBox::Voided),
+            personal(TaskBox::Cc),
+            // A person signer whose turn has not come yet still sees the task.
+            format!("{PERSON_SIGNER})"),
+        ],
+        Space::Enterprise(_) => vec![
+            enterprise(TaskBox::Initiated, admin)?,
+            enterprise(TaskBox::ToSign, admin)?,
+            enterprise(TaskBox::WaitingForOthers, admin)?,
+            enterprise(TaskBox::Completed, admin)?,
+            enterprise(TaskBox::Voided, admin)?,
+        ],
+    };
+    Ok(format!("(({}))", boxes.join(") OR (")))
+}
+
+/// `%text%` for ILIKE, with the wildcards of `text` escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub struct ListInput {
+    pub space: Space,
+    pub task_box: TaskBox,
+    pub limit: i64,
+    pub after: Option<(DateTime<Utc>, TaskId)>,
+    pub search: Option<String>,
+    pub business_type: Option<BusinessTypeId>,
+}
+
+/// The base binds for `viewer` in `space`, and whether it administers it.
+async fn binds(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    space: Space,
+) -> AppResult<(InboxQuery, bool)> {
+    let user = User::find(conn, viewer.user_id).await?;
+    let (enterprise, admin) = match space {
+        Space::Personal => (None, false),
+        Space::Enterprise(id) => {
+            let (_, role) = member_of(conn, viewer, id).await?;
+            (Some(id), role == MemberRole::Admin)
+        }
+    };
+    Ok((
+        InboxQuery {
+            viewer: viewer.user_id,
+            enterprise,
+            phone: user.phone,
+            search: None,
+            business_type: None,
+            after: None,
+            limit: 0,
+            task: None,
+        },
+        admin,
+    ))
+}
+
+/// One page of a box and the box's total under the same rules.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    input: ListInput,
+) -> AppResult<(Vec<Task>, i64)> {
+    let (mut query, admin) = binds(conn, viewer, input.space).await?;
+    let condition = match input.space {
+        Space::Personal => personal(input.task_box),
+        Space::Enterprise(_) => enterprise(input.task_box, admin)?,
+    };
+    query.search = input
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(like_pattern);
+    query.business_type = input.business_type;
+    let total = Task::count_where(conn, &condition, &query).await?;
+    query.after = input.after;
+    query.limit = input.limit;
+    let page = Task::page_where(conn, &condition, &query).await?;
+    Ok((page, total))
+}
+
+/// The task if the viewer sees it from its personal space or from any
+/// enterprise it belongs to; NOT_FOUND otherwise.
+pub async fn find(conn: &mut AsyncPgConnection, viewer: &Viewer, id: TaskId) -> AppResult<Task> {
+    let mut spaces = vec![Space::Personal];
+    for membership in Memberships::of_user(conn, viewer.user_id).await? {
+        spaces.push(Space::Enterprise(membership.enterprise_id));
+    }
+    for space in spaces {
+        let (mut query, admin) = binds(conn, viewer, space).await?;
+        query.task = Some(id);
+        query.limit = 1;
+        let condition = anywhere(space, admin)?;
+        if let Some(task) = Task::page_where(conn, &condition, &query).await?.pop() {
+            return Ok(task);
+        }
+    }
+    Err(AppError::NotFound("task"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn search_text_is_literal() {
+        assert_eq!(like_pattern("张_三%"), "%张\\_三\\%%");
+    }
+}
