@@ -99,6 +99,10 @@ impl AppError {
         Self::Internal(error.into())
     }
 
+    pub fn internal_message(message: String) -> Self {
+        Self::Internal(anyhow::anyhow!(message))
+    }
+
     /// For background work, which logs instead of answering a client.
     pub fn into_anyhow(self) -> anyhow::Error {
         match self {

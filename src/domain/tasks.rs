@@ -4,6 +4,7 @@
 //!
 //! - `values`: a typed value of a row as the field stores it.
 //! - `plan`: checking a batch and its rows before anything is written.
+//! - `sheet`: the Excel template and reading filled sheets.
 //! - `initiate`: writing a checked batch, idempotently, with the quota debit.
 //! - `fill`: the job that fills documents and makes tasks ready.
 //! - `inbox`: who sees a task, the boxes, search and counts.
@@ -12,4 +13,5 @@ pub mod fill;
 pub mod inbox;
 pub mod initiate;
 pub mod plan;
+pub mod sheet;
 pub mod values;

@@ -1,7 +1,7 @@
 //! Signing tasks in GraphQL, part 1: checking and initiating batches, the
 //! batch and its tasks, frequent contacts and the quota balance.
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, Result, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use crate::db::contacts::Contact as ContactRow;
@@ -11,12 +11,14 @@ use crate::db::tasks::{Batch as BatchRow, Task as TaskRow};
 use crate::domain::contacts;
 use crate::domain::tasks::plan::{
     BatchInput, EnterpriseSignerInput as DomainEnterpriseSigner, PersonSignerInput as DomainPerson,
-    RowInput,
+    RowInput, Rows,
 };
+use crate::domain::tasks::sheet::MAX_SHEET_BYTES;
 use crate::domain::tasks::values::Cell;
 use crate::domain::tasks::{inbox, initiate};
 use crate::error::{AppError, RowError as DomainRowError};
-use crate::graphql::context::{ContextExt, decode_time_cursor, parse_id, time_cursor};
+use crate::graphql::context::{ContextExt, decode_time_cursor, parse_id, read_upload, time_cursor};
+use crate::graphql::seals::File;
 use crate::graphql::task_views::{SigningTask, TaskConnection, connection, views};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -280,8 +282,11 @@ pub struct InitiateBatchInput {
     person_signer: PersonSignerInput,
     cc_user_ids: Option<Vec<ID>>,
     signer_completed_field_keys: Option<Vec<String>>,
-    /// One row per employee (page-form mode).
+    /// One row per employee (page-form mode), or:
     rows: Option<Vec<BatchRowInput>>,
+    /// The filled sheet of batchSheetTemplate (Excel mode); exactly one of
+    /// rows and sheet.
+    sheet: Option<Upload>,
     /// A retry with the same key returns the batch the first call made.
     idempotency_key: Option<String>,
 }
@@ -291,6 +296,31 @@ fn ids<T: std::str::FromStr>(field: &str, ids: &[ID]) -> Result<Vec<T>, AppError
         .enumerate()
         .map(|(i, id)| parse_id(&format!("{field}[{i}]"), id))
         .collect()
+}
+
+/// The domain's input; a sheet is read from its upload.
+async fn batch_input(
+    ctx: &Context<'_>,
+    mut input: InitiateBatchInput,
+) -> Result<BatchInput, AppError> {
+    let sheet = match input.sheet.take() {
+        Some(upload) => {
+            if input.rows.is_some() {
+                return Err(AppError::bad_input(
+                    "input.sheet",
+                    "give rows or a sheet, not both",
+                ));
+            }
+            let (_, bytes) = read_upload(ctx, "input.sheet", &upload, MAX_SHEET_BYTES).await?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    let mut batch = BatchInput::try_from(input)?;
+    if let Some(bytes) = sheet {
+        batch.rows = Rows::Sheet(bytes);
+    }
+    Ok(batch)
 }
 
 impl TryFrom<InitiateBatchInput> for BatchInput {
@@ -320,9 +350,10 @@ impl TryFrom<InitiateBatchInput> for BatchInput {
                 }
             }
             rows.push(RowInput {
+                number: i32::try_from(i + 1).unwrap_or(i32::MAX),
                 name: row.person.name,
                 phone: row.person.phone,
-                id_number: row.person.id_number,
+                id_number: row.person.id_number.map(Cell::Text),
                 values,
             });
         }
@@ -368,7 +399,7 @@ impl TryFrom<InitiateBatchInput> for BatchInput {
             },
             cc: ids("input.ccUserIds", &input.cc_user_ids.unwrap_or_default())?,
             signer_completed_field_keys: input.signer_completed_field_keys.unwrap_or_default(),
-            rows,
+            rows: Rows::Form(rows),
             idempotency_key: input.idempotency_key,
         })
     }
@@ -397,7 +428,7 @@ impl TasksQuery {
         input: InitiateBatchInput,
     ) -> Result<BatchValidation> {
         let viewer = ctx.viewer()?;
-        let input = BatchInput::try_from(input)?;
+        let input = batch_input(ctx, input).await?;
         let mut conn = ctx.conn().await?;
         let plan = initiate::validate(&mut conn, &ctx.app().services(), &viewer, &input).await?;
         Ok(BatchValidation {
@@ -424,7 +455,7 @@ impl TasksMutation {
         input: InitiateBatchInput,
     ) -> Result<SigningBatch> {
         let viewer = ctx.viewer()?;
-        let input = BatchInput::try_from(input)?;
+        let input = batch_input(ctx, input).await?;
         let mut conn = ctx.conn().await?;
         let batch = initiate::initiate(
             &mut conn,
@@ -435,6 +466,33 @@ impl TasksMutation {
         )
         .await?;
         Ok(SigningBatch(batch))
+    }
+
+    /// The .xlsx to fill for a batch of `templateIds` (Excel mode): one
+    /// column per field the initiator fills (a hidden first row keeps the
+    /// keys), the person's columns, every column as text, the enterprise's
+    /// fixed information in the first data row.
+    async fn batch_sheet_template(
+        &self,
+        ctx: &Context<'_>,
+        enterprise_id: ID,
+        template_ids: Vec<ID>,
+        signer_completed_field_keys: Option<Vec<String>>,
+    ) -> Result<File> {
+        let viewer = ctx.viewer()?;
+        let enterprise = parse_id("enterpriseId", &enterprise_id)?;
+        let templates = ids("templateIds", &template_ids)?;
+        let mut conn = ctx.conn().await?;
+        let file = initiate::sheet_template(
+            &mut conn,
+            &ctx.app().services(),
+            &viewer,
+            enterprise,
+            &templates,
+            &signer_completed_field_keys.unwrap_or_default(),
+        )
+        .await?;
+        Ok(File(file))
     }
 
     /// A frequent contact of the enterprise (any member).

@@ -28,6 +28,7 @@ mod real_name;
 mod schema;
 mod seals;
 mod server;
+mod sheets;
 mod tasks;
 mod templates;
 mod tsa;

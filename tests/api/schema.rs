@@ -105,6 +105,8 @@ fn schema_keeps_the_task_names_of_the_api_sketch() {
         "rows: [BatchRowInput!]",
         "idempotencyKey: String",
         "enum TaskBox",
+        "sheet: Upload",
+        "batchSheetTemplate(enterpriseId: ID!, signerCompletedFieldKeys: [String!], templateIds: [ID!]!): File!",
         "task(id: ID!): SigningTask",
         "tasks(after: String, box: TaskBox!, businessTypeId: ID, first: Int, search: String): TaskConnection!",
     ] {

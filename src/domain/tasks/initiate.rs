@@ -13,7 +13,7 @@ use crate::db::tasks::{Batch, Document, NewBatch, Signer, Task};
 use crate::db::templates::Template;
 use crate::db::users::User;
 use crate::domain::real_name::ID_CONTEXT;
-use crate::domain::tasks::plan::{BatchInput, Plan, plan};
+use crate::domain::tasks::plan::{BatchInput, Plan, Rows, plan};
 use crate::domain::tasks::values::Cell;
 use crate::domain::{RequestMeta, Services, Viewer, audit, membership, templates};
 use crate::error::{AppError, AppResult};
@@ -47,10 +47,13 @@ fn fingerprint(input: &BatchInput) -> String {
         "personSigner": [input.person_signer.role_key, input.person_signer.step, input.person_signer.can_refuse],
         "cc": input.cc.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "signerCompleted": input.signer_completed_field_keys,
-        "rows": input.rows.iter().map(|r| serde_json::json!([
-            r.name, r.phone, r.id_number,
-            r.values.iter().map(|(k, v)| serde_json::json!([k, cell(v)])).collect::<Vec<_>>(),
-        ])).collect::<Vec<_>>(),
+        "rows": match &input.rows {
+            Rows::Form(rows) => serde_json::json!(rows.iter().map(|r| serde_json::json!([
+                r.number, r.name, r.phone, r.id_number.as_ref().map(cell),
+                r.values.iter().map(|(k, v)| serde_json::json!([k, cell(v)])).collect::<Vec<_>>(),
+            ])).collect::<Vec<_>>()),
+            Rows::Sheet(bytes) => serde_json::json!({ "sheet": hex::encode(sha256(bytes)) }),
+        },
     });
     hex::encode(sha256(value.to_string().as_bytes()))
 }
@@ -331,4 +334,54 @@ fn build(
 
 fn document_name(template: &Template) -> String {
     format!("{}.pdf", template.name)
+}
+
+/// The .xlsx an initiator fills for `templates` (Excel import mode), with
+/// the enterprise's fixed information in the first data row.
+pub async fn sheet_template(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    enterprise: crate::db::ids::EnterpriseId,
+    template_ids: &[crate::db::ids::TemplateId],
+    signer_completed: &[String],
+) -> AppResult<crate::db::files::StoredFile> {
+    let (owner, _) = membership::member_of(conn, viewer, enterprise).await?;
+    let templates =
+        crate::domain::tasks::plan::load_templates(conn, viewer, enterprise, None, template_ids)
+            .await?;
+    let definitions: std::collections::HashMap<_, _> =
+        crate::db::field_definitions::FieldDefinition::catalogue_and_custom(conn, &[enterprise])
+            .await?
+            .into_iter()
+            .map(|f| (f.id, f))
+            .collect();
+    let fields =
+        crate::domain::tasks::plan::fill_fields(&templates, &definitions, signer_completed)?;
+    let columns = crate::domain::tasks::sheet::columns(&fields);
+    let first_row: std::collections::HashMap<String, String> =
+        crate::domain::tasks::plan::enterprise_defaults(&owner)
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect();
+    let xlsx = tokio::task::spawn_blocking(move || {
+        crate::domain::tasks::sheet::template(&columns, &first_row)
+    })
+    .await?
+    .map_err(AppError::internal_message)?;
+    let size = i64::try_from(xlsx.len()).map_err(AppError::internal)?;
+    let store = svc.storage.clone();
+    let sha256 = tokio::task::spawn_blocking(move || store.put(&xlsx))
+        .await?
+        .map_err(AppError::internal)?;
+    Ok(crate::db::files::StoredFile::insert(
+        conn,
+        &sha256,
+        "签署数据模板.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        size,
+        Some(viewer.user_id),
+    )
+    .await?)
 }

@@ -20,6 +20,7 @@ use crate::db::users::User;
 use crate::domain::accounts::phone::parse_phone;
 use crate::domain::identity_numbers::resident_id_valid;
 use crate::domain::membership::{member_of, visible_business_types};
+use crate::domain::tasks::sheet;
 use crate::domain::tasks::values::{Cell, display, normalize};
 use crate::domain::{Viewer, templates};
 use crate::error::{AppError, AppResult, RowError};
@@ -45,9 +46,13 @@ pub struct PersonSignerInput {
 }
 
 pub struct RowInput {
+    /// The number errors give: the position in a page form, the row in a
+    /// sheet.
+    pub number: i32,
     pub name: String,
     pub phone: String,
-    pub id_number: Option<String>,
+    /// A sheet may hold it as a number, which has lost digits.
+    pub id_number: Option<Cell>,
     /// Field key -> value, in the order given.
     pub values: Vec<(String, Cell)>,
 }
@@ -66,8 +71,25 @@ pub struct BatchInput {
     pub person_signer: PersonSignerInput,
     pub cc: Vec<UserId>,
     pub signer_completed_field_keys: Vec<String>,
-    pub rows: Vec<RowInput>,
+    pub rows: Rows,
     pub idempotency_key: Option<String>,
+}
+
+/// The rows of a batch: typed in a page form, or an uploaded sheet.
+pub enum Rows {
+    Form(Vec<RowInput>),
+    /// An .xlsx file (see `sheet`).
+    Sheet(Vec<u8>),
+}
+
+fn check_row_count(field: &str, count: usize) -> AppResult<()> {
+    if count == 0 {
+        return Err(bad(field, "a batch has at least one row"));
+    }
+    if count > MAX_ROWS {
+        return Err(bad(field, format!("a batch has at most {MAX_ROWS} rows")));
+    }
+    Ok(())
 }
 
 pub struct PlannedTemplate {
@@ -153,14 +175,18 @@ pub async fn plan(
     if input.deadline.is_some_and(|d| d <= now) {
         return Err(bad("deadline", "the deadline has passed"));
     }
-    if input.rows.is_empty() {
-        return Err(bad("rows", "a batch has at least one row"));
-    }
-    if input.rows.len() > MAX_ROWS {
-        return Err(bad("rows", format!("a batch has at most {MAX_ROWS} rows")));
+    if let Rows::Form(rows) = &input.rows {
+        check_row_count("rows", rows.len())?;
     }
 
-    let templates = load_templates(conn, viewer, input).await?;
+    let templates = load_templates(
+        conn,
+        viewer,
+        input.enterprise,
+        Some(input.business_type),
+        &input.templates,
+    )
+    .await?;
     let roles = roles_of(&templates)?;
     check_signers(conn, input, &roles).await?;
     let handler = check_people(conn, viewer, input).await?;
@@ -174,7 +200,20 @@ pub async fn plan(
     if !input.signer_completed_field_keys.is_empty() {
         check_signer_completion(input)?;
     }
-    let (rows, errors) = check_rows(&enterprise, &templates, &fields, &input.rows)?;
+    let parsed;
+    let given: &[RowInput] = match &input.rows {
+        Rows::Form(rows) => rows,
+        Rows::Sheet(bytes) => {
+            let bytes = bytes.clone();
+            let columns = sheet::columns(&fields);
+            parsed = tokio::task::spawn_blocking(move || sheet::read(&bytes, &columns))
+                .await?
+                .map_err(|message| AppError::bad_input("input.sheet", message))?;
+            check_row_count("sheet", parsed.len())?;
+            &parsed
+        }
+    };
+    let (rows, errors) = check_rows(&enterprise, &templates, &fields, given)?;
     Ok(Plan {
         enterprise,
         handler,
@@ -186,27 +225,32 @@ pub async fn plan(
     })
 }
 
-async fn load_templates(
+/// The PUBLISHED templates `ids` of `enterprise`, all of one business
+/// type (`business_type`, or the first template's).
+pub async fn load_templates(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
-    input: &BatchInput,
+    enterprise: EnterpriseId,
+    business_type: Option<BusinessTypeId>,
+    ids: &[TemplateId],
 ) -> AppResult<Vec<PlannedTemplate>> {
-    if input.templates.is_empty() || input.templates.len() > MAX_TEMPLATES {
+    if ids.is_empty() || ids.len() > MAX_TEMPLATES {
         return Err(bad(
             "templateIds",
             format!("a batch uses 1 to {MAX_TEMPLATES} templates"),
         ));
     }
     let mut seen = HashSet::new();
-    let mut loaded = Vec::new();
-    for (i, id) in input.templates.iter().enumerate() {
+    let mut loaded: Vec<PlannedTemplate> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
         if !seen.insert(*id) {
             return Err(bad(&format!("templateIds[{i}]"), "the template repeats"));
         }
         let template = templates::find(conn, viewer, *id).await?;
-        if template.enterprise_id != input.enterprise
-            || template.business_type_id != input.business_type
-        {
+        let expected = business_type
+            .or_else(|| loaded.first().map(|t| t.template.business_type_id))
+            .unwrap_or(template.business_type_id);
+        if template.enterprise_id != enterprise || template.business_type_id != expected {
             return Err(bad(
                 &format!("templateIds[{i}]"),
                 "the template belongs to another business type",
@@ -405,7 +449,7 @@ fn check_signer_completion(input: &BatchInput) -> AppResult<()> {
 
 /// What the initiator fills: every placed field except those a role
 /// fills when signing and those left to the signer.
-fn fill_fields(
+pub fn fill_fields(
     templates: &[PlannedTemplate],
     definitions: &HashMap<FieldId, FieldDefinition>,
     signer_completed: &[String],
@@ -457,8 +501,8 @@ fn check_rows(
     let mut errors = Vec::new();
     let mut planned = Vec::with_capacity(rows.len());
     let mut phones: HashMap<String, i32> = HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
+    for row in rows {
+        let number = row.number;
         let mut error = |column: &str, message: String| {
             errors.push(RowError {
                 row: number,
@@ -490,10 +534,11 @@ fn check_rows(
                 String::new()
             }
         };
-        let id_number = match row.id_number.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(id) => {
-                let id = id.to_uppercase();
+        let id_number = match &row.id_number {
+            None => None,
+            Some(Cell::Text(id)) if id.trim().is_empty() => None,
+            Some(Cell::Text(id)) => {
+                let id = id.trim().to_uppercase();
                 if !resident_id_valid(&id) {
                     error(
                         "person.idNumber",
@@ -501,6 +546,14 @@ fn check_rows(
                     );
                 }
                 Some(id)
+            }
+            Some(_) => {
+                error(
+                    "person.idNumber",
+                    "an ID number stored as a number loses its last digits: format the column as text"
+                        .into(),
+                );
+                None
             }
         };
         let mut values = BTreeMap::new();
