@@ -495,6 +495,32 @@ impl TasksMutation {
         Ok(File(file))
     }
 
+    /// The contract row `row` (as row errors number it) of the batch would
+    /// get from `templateId`, filled: what the initiator checks before
+    /// starting.
+    async fn preview_signing_document(
+        &self,
+        ctx: &Context<'_>,
+        input: InitiateBatchInput,
+        row: i32,
+        template_id: ID,
+    ) -> Result<File> {
+        let viewer = ctx.viewer()?;
+        let template = parse_id("templateId", &template_id)?;
+        let input = batch_input(ctx, input).await?;
+        let mut conn = ctx.conn().await?;
+        let file = initiate::preview_document(
+            &mut conn,
+            &ctx.app().services(),
+            &viewer,
+            &input,
+            row,
+            template,
+        )
+        .await?;
+        Ok(File(file))
+    }
+
     /// A frequent contact of the enterprise (any member).
     async fn add_frequent_contact(
         &self,

@@ -507,3 +507,56 @@ async fn frequent_contacts_are_the_enterprises_own() {
         .await;
     assert_eq!(ok(&r, "enterprise")["frequentContacts"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rows_contract_can_be_previewed_before_the_batch_starts() {
+    let t = TestApp::spawn().await;
+    let (c, bt, template) = ready(&t, "13800006009").await;
+    const PREVIEW: &str = "mutation($i: InitiateBatchInput!, $r: Int!, $t: ID!) { previewSigningDocument(input: $i, row: $r, templateId: $t) { name contentType url } }";
+    let mut bad = row(3);
+    bad["values"]["start_date"] = json!("明年");
+    let batch = input(&c, &bt, &template, vec![row(1), row(2), bad]);
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            PREVIEW,
+            json!({ "i": batch, "r": 2, "t": template }),
+        )
+        .await;
+    let file = ok(&r, "previewSigningDocument");
+    assert_eq!(file["name"], "标准劳动合同（预览）.pdf");
+    let pdf = download(&t, file["url"].as_str().unwrap()).await;
+    assert_eq!(Document::load_mem(&pdf).unwrap().get_pages().len(), 3);
+    // A row with problems shows them instead; other rows and templates are refused.
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            PREVIEW,
+            json!({ "i": batch, "r": 3, "t": template }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    assert_eq!(
+        r["errors"][0]["extensions"]["rowErrors"][0]["column"],
+        "start_date"
+    );
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            PREVIEW,
+            json!({ "i": batch, "r": 9, "t": template }),
+        )
+        .await;
+    assert_eq!(error_field(&r), "row", "{r}");
+    let other = created(&t, &c.admin, &c.enterprise, "劳动合同").await;
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            PREVIEW,
+            json!({ "i": batch, "r": 1, "t": other }),
+        )
+        .await;
+    assert_eq!(error_field(&r), "templateId", "{r}");
+    // Nothing was initiated or charged.
+    assert_eq!(balance(&t, &c.admin, &c.enterprise).await, 0);
+}

@@ -140,7 +140,7 @@ async fn fill_task(
                 p
             }
         };
-        let texts = box_texts(&template, definitions, &values)?;
+        let texts = box_texts(&template.template, &template.layout, definitions, &values)?;
         let urls: Option<Vec<String>> = task.add_page_qr_codes.then(|| {
             (1..=template.template.page_widths.len())
                 .filter_map(|page| {
@@ -188,13 +188,14 @@ async fn fill_task(
 }
 
 /// The texts of every box of `template` whose field has a value.
-fn box_texts(
-    template: &Prepared,
+pub(crate) fn box_texts(
+    template: &Template,
+    layout: &Layout,
     definitions: &HashMap<FieldId, FieldDefinition>,
     values: &BTreeMap<String, String>,
 ) -> AppResult<Vec<OwnedFieldText>> {
     let mut texts = Vec::new();
-    for properties in &template.layout.fields {
+    for properties in &layout.fields {
         let definition = definitions
             .get(&properties.field_id)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("a placed field vanished")))?;
@@ -206,15 +207,13 @@ fn box_texts(
             properties.date_format.as_deref(),
             value,
         );
-        for field_box in template
-            .layout
+        for field_box in layout
             .boxes
             .iter()
             .filter(|b| b.template_field_id == properties.id)
         {
             let page = usize::try_from(field_box.page - 1).map_err(AppError::internal)?;
             let height = template
-                .template
                 .page_heights
                 .get(page)
                 .copied()

@@ -385,3 +385,77 @@ pub async fn sheet_template(
     )
     .await?)
 }
+
+/// The contract one row of a batch would get from one of its templates
+/// (filled, not stored as part of any task). A row with problems is
+/// refused with its row errors.
+pub async fn preview_document(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    input: &BatchInput,
+    row: i32,
+    template: crate::db::ids::TemplateId,
+) -> AppResult<crate::db::files::StoredFile> {
+    let plan = plan(conn, viewer, input, svc.clock.now()).await?;
+    let Some(planned_row) = plan.rows.iter().find(|r| r.number == row) else {
+        return Err(AppError::bad_input("row", "the batch has no such row"));
+    };
+    let errors: Vec<_> = plan
+        .errors
+        .iter()
+        .filter(|e| e.row == row)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(AppError::InvalidRows(errors));
+    }
+    let Some(planned) = plan.templates.iter().find(|t| t.template.id == template) else {
+        return Err(AppError::bad_input(
+            "templateId",
+            "the template is not one of the batch's",
+        ));
+    };
+    let definitions: std::collections::HashMap<_, _> =
+        crate::db::field_definitions::FieldDefinition::catalogue_and_custom(
+            conn,
+            &[input.enterprise],
+        )
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f))
+        .collect();
+    let texts = crate::domain::tasks::fill::box_texts(
+        &planned.template,
+        &planned.layout,
+        &definitions,
+        &planned_row.values,
+    )?;
+    let source = crate::db::files::StoredFile::find(conn, planned.template.file_id).await?;
+    let store = svc.storage.clone();
+    let pdf = tokio::task::spawn_blocking(move || -> AppResult<Vec<u8>> {
+        let bytes = store.get(&source.sha256).map_err(AppError::internal)?;
+        let document = crate::pdf::input::load(&bytes, &crate::pdf::input::Limits::default())
+            .map_err(AppError::internal)?;
+        let fields: Vec<_> = texts
+            .iter()
+            .map(crate::pdf::fill::OwnedFieldText::borrowed)
+            .collect();
+        crate::pdf::fill::fill(&bytes, &document, &fields).map_err(AppError::internal)
+    })
+    .await??;
+    let size = i64::try_from(pdf.len()).map_err(AppError::internal)?;
+    let store = svc.storage.clone();
+    let sha256 = tokio::task::spawn_blocking(move || store.put(&pdf))
+        .await?
+        .map_err(AppError::internal)?;
+    Ok(crate::db::files::StoredFile::insert(
+        conn,
+        &sha256,
+        &format!("{}（预览）.pdf", planned.template.name),
+        "application/pdf",
+        size,
+        Some(viewer.user_id),
+    )
+    .await?)
+}

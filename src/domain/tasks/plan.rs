@@ -113,6 +113,8 @@ pub struct FillField {
 }
 
 pub struct PlannedRow {
+    /// As in row errors.
+    pub number: i32,
     pub name: String,
     pub phone: String,
     pub id_number: Option<String>,
@@ -631,6 +633,7 @@ fn check_rows(
             }
         }
         planned.push(PlannedRow {
+            number,
             name,
             phone,
             id_number,
