@@ -9,6 +9,7 @@ mod helpers;
 
 mod accounts;
 mod audit;
+mod bench_batch;
 mod certification;
 mod client_examples;
 mod events;
