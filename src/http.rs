@@ -6,6 +6,7 @@ pub mod client;
 pub mod files;
 pub mod graphql;
 pub mod health;
+pub mod page_trace;
 pub mod pki;
 pub mod webhooks;
 pub mod ws;
@@ -65,6 +66,7 @@ pub fn build_router(app: App) -> Router {
         .route("/pki/root.crl", get(pki::root_crl))
         .route("/files/{id}", get(files::download))
         .route("/capture/{id}", get(capture::page))
+        .route("/t/{code}", get(page_trace::show))
         .route(
             "/webhooks/identity/{provider}",
             post(webhooks::identity_webhook),

@@ -371,6 +371,18 @@ impl Signer {
 }
 
 impl Document {
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        id: DocumentId,
+    ) -> QueryResult<Option<Document>> {
+        task_documents::table
+            .find(id)
+            .select(Document::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     pub async fn of_tasks(
         conn: &mut AsyncPgConnection,
         tasks: &[TaskId],

@@ -50,6 +50,45 @@ pub fn url(public_base_url: &str, code: &str) -> String {
     format!("{public_base_url}/t/{code}")
 }
 
+/// What a page's code says: which document, which task, which page.
+pub struct PageTrace {
+    pub document_id: crate::db::ids::DocumentId,
+    pub document_name: String,
+    pub task_title: String,
+    pub page: i32,
+    pub page_count: i32,
+}
+
+/// Resolves a page code (anyone holding the paper may); NOT_FOUND for a
+/// code that is forged, mistyped or names no page of a document.
+pub async fn trace(
+    conn: &mut diesel_async::AsyncPgConnection,
+    svc: &crate::domain::Services<'_>,
+    code: &str,
+) -> crate::error::AppResult<PageTrace> {
+    use crate::db::tasks::{Document, Task};
+    use crate::error::AppError;
+    let (document, page) = decode(svc.keys, code.trim()).ok_or(AppError::NotFound("page"))?;
+    let document = Document::find(conn, crate::db::ids::DocumentId(document))
+        .await?
+        .ok_or(AppError::NotFound("page"))?;
+    let page_count = document.page_count.ok_or(AppError::NotFound("page"))?;
+    let page = i32::from(page);
+    if !(1..=page_count).contains(&page) {
+        return Err(AppError::NotFound("page"));
+    }
+    let task = Task::find(conn, document.task_id)
+        .await?
+        .ok_or(AppError::NotFound("page"))?;
+    Ok(PageTrace {
+        document_id: document.id,
+        document_name: document.name,
+        task_title: task.title,
+        page,
+        page_count,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -405,11 +405,36 @@ impl TryFrom<InitiateBatchInput> for BatchInput {
     }
 }
 
+/// Where a page carrying a QR code (防抽页) belongs.
+#[derive(SimpleObject)]
+pub struct PageTrace {
+    document_id: ID,
+    document_name: String,
+    task_title: String,
+    page: i32,
+    page_count: i32,
+}
+
 #[derive(Default)]
 pub struct TasksQuery;
 
 #[Object]
 impl TasksQuery {
+    /// The document, task and page a page's QR code names (no login: the
+    /// code is on the paper). NOT_FOUND for any other code.
+    async fn page_trace(&self, ctx: &Context<'_>, code: String) -> Result<Option<PageTrace>> {
+        let mut conn = ctx.conn().await?;
+        let trace =
+            crate::domain::page_codes::trace(&mut conn, &ctx.app().services(), &code).await?;
+        Ok(Some(PageTrace {
+            document_id: ID(trace.document_id.to_string()),
+            document_name: trace.document_name,
+            task_title: trace.task_title,
+            page: trace.page,
+            page_count: trace.page_count,
+        }))
+    }
+
     /// A task the viewer sees from its personal space or an enterprise it
     /// belongs to (NOT_FOUND otherwise).
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SigningTask>> {

@@ -411,3 +411,92 @@ async fn a_page_of_tasks_costs_the_same_statements_for_10_or_50() {
     );
     assert!(costs[1] <= 25, "{costs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_enterprise_sees_the_tasks_it_signs_and_nothing_else() {
+    let t = TestApp::spawn().await;
+    let c = certified(
+        &t,
+        "13800007021",
+        "郑州发起科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    let partner =
+        crate::templates::other_enterprise(&t, "13800007022", "郑州合作科技有限公司").await;
+    grant_quota(&t, &c.enterprise, 10).await;
+    let labor = business_type(&t, &c.admin, &c.enterprise, "劳动合同").await;
+    let mut three_parties = crate::templates::complete_layout();
+    three_parties["roles"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "key": "partner", "name": "丙方", "kind": "ENTERPRISE" }));
+    three_parties["sealSlots"].as_array_mut().unwrap().push(
+        json!({ "roleKey": "partner", "sealKind": "OFFICIAL", "page": 2, "x": 300.0, "y": 600.0 }),
+    );
+    let template = published(&t, &c, "劳动合同", three_parties).await;
+    let mut batch = labor_batch(
+        &c,
+        &labor,
+        &template,
+        "三方协议",
+        &[("员工戊", "13500007021")],
+    );
+    batch["enterpriseSigners"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "roleKey": "partner", "enterpriseId": partner.enterprise }));
+    let r = t
+        .gql_as(&c.admin.token, INITIATE, json!({ "i": batch }))
+        .await;
+    let task = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fill_all(&t).await;
+
+    let three = vec!["三方协议".to_owned()];
+    assert_eq!(
+        titles(&t, &partner.admin, &partner.enterprise, "TO_SIGN").await,
+        (three.clone(), 1)
+    );
+    assert_eq!(
+        titles(&t, &partner.admin, &partner.enterprise, "INITIATED")
+            .await
+            .1,
+        0
+    );
+    let r = t
+        .gql_as(&partner.admin.token, TASK, json!({ "t": task }))
+        .await;
+    ok(&r, "task");
+    // A member of the partner without its seal sees nothing of it.
+    let outsider = member(
+        &t,
+        &partner.admin,
+        &partner.enterprise,
+        "13800007023",
+        "41010519900307123X",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        titles(&t, &outsider, &partner.enterprise, "TO_SIGN")
+            .await
+            .1,
+        0
+    );
+    assert_eq!(
+        titles(&t, &outsider, &partner.enterprise, "WAITING_FOR_OTHERS")
+            .await
+            .1,
+        0
+    );
+    let r = t.gql_as(&outsider.token, TASK, json!({ "t": task })).await;
+    assert_eq!(error_code(&r), "NOT_FOUND", "{r}");
+    // The initiator's space lists it as initiated, not the partner's.
+    assert_eq!(
+        titles(&t, &c.admin, &c.enterprise, "INITIATED").await,
+        (three, 1)
+    );
+}

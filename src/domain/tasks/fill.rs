@@ -30,7 +30,8 @@ use crate::pdf::qr::add_page_codes;
 pub const PASS_SIZE: i64 = 16;
 /// Failed fills are retried this often before the task keeps its error.
 const MAX_ATTEMPTS: i32 = 3;
-const QR_SIZE: f32 = 48.0;
+/// 20 mm: modules of about 0.5 mm, which phone cameras read from paper.
+const QR_SIZE: f32 = 56.0;
 
 /// What filling a template needs, loaded once per pass.
 struct Prepared {
