@@ -38,6 +38,21 @@ async fn every_page_gets_a_vector_code_and_no_page_is_added() {
     assert_eq!(images, 0, "drawn with operators, not a raster");
 }
 
+/// The text of the one QR code in the bottom-right quarter of a rendered page.
+fn scan(png: &std::path::Path) -> String {
+    let image = image::open(png).unwrap().into_luma8();
+    let (width, height) = image.dimensions();
+    let (x0, y0) = (width / 2, height / 2);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        (width - x0) as usize,
+        (height - y0) as usize,
+        |x, y| image.get_pixel(x0 + x as u32, y0 + y as u32).0[0],
+    );
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one code in {}", png.display());
+    grids[0].decode().unwrap().1
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs pdftoppm (poppler-utils): run by .ci/run"]
 async fn a_qr_decoder_reads_each_pages_own_url() {
@@ -55,20 +70,7 @@ async fn a_qr_decoder_reads_each_pages_own_url() {
         .unwrap();
     assert!(output.status.success());
     for (index, url) in urls.iter().enumerate() {
-        let image = image::open(dir.join(format!("page-{}.png", index + 1)))
-            .unwrap()
-            .into_luma8();
-        let (width, height) = image.dimensions();
-        // The bottom-right quarter of the page holds the code.
-        let (x0, y0) = (width / 2, height / 2);
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-            (width - x0) as usize,
-            (height - y0) as usize,
-            |x, y| image.get_pixel(x0 + x as u32, y0 + y as u32).0[0],
-        );
-        let grids = prepared.detect_grids();
-        assert_eq!(grids.len(), 1, "one code on page {}", index + 1);
-        let (_, text) = grids[0].decode().unwrap();
+        let text = scan(&dir.join(format!("page-{}.png", index + 1)));
         assert_eq!(&text, url);
         let code = text.rsplit('/').next().unwrap();
         let page = u16::try_from(index + 1).unwrap();
@@ -217,17 +219,7 @@ async fn the_code_scanned_from_a_filled_contract_traces_its_page() {
         .await
         .unwrap();
     assert!(output.status.success());
-    let image = image::open(dir.join("page-3.png")).unwrap().into_luma8();
-    let (width, height) = image.dimensions();
-    let (x0, y0) = (width / 2, height / 2);
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        (width - x0) as usize,
-        (height - y0) as usize,
-        |x, y| image.get_pixel(x0 + x as u32, y0 + y as u32).0[0],
-    );
-    let grids = prepared.detect_grids();
-    assert_eq!(grids.len(), 1);
-    let (_, url) = grids[0].decode().unwrap();
+    let url = scan(&dir.join("page-3.png"));
     assert!(url.starts_with("http://127.0.0.1:8080/t/"), "{url}");
     let code = url.rsplit('/').next().unwrap();
     let r = t.gql(TRACE, json!({ "c": code })).await;
