@@ -29,6 +29,7 @@ fn fingerprint(input: &BatchInput) -> String {
         Cell::Text(s) => serde_json::json!({ "t": s }),
         Cell::Number(n) => serde_json::json!({ "n": n }),
         Cell::Date(d) => serde_json::json!({ "d": d.to_string() }),
+        Cell::Error => serde_json::json!({ "e": true }),
     };
     let value = serde_json::json!({
         "enterprise": input.enterprise.to_string(),
@@ -178,10 +179,13 @@ pub async fn initiate(
             svc.documents.wake();
             Ok(batch)
         }
-        // A concurrent request with the same key won the race.
-        Err(AppError::Conflict(_)) if key.is_some() => earlier(conn, viewer, key, &fingerprint)
-            .await?
-            .ok_or_else(|| AppError::Conflict("the batch changed concurrently, try again".into())),
+        // A concurrent request with the same key may have won the race.
+        Err(AppError::Conflict(message)) if key.is_some() => {
+            match earlier(conn, viewer, key, &fingerprint).await? {
+                Some(batch) => Ok(batch),
+                None => Err(AppError::Conflict(message)),
+            }
+        }
         Err(e) => Err(e),
     }
 }

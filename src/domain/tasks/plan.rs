@@ -549,6 +549,13 @@ fn check_rows(
                 }
                 Some(id)
             }
+            Some(Cell::Error) => {
+                error(
+                    "person.idNumber",
+                    "the cell holds a spreadsheet error (#N/A, #DIV/0!, ...)".into(),
+                );
+                None
+            }
             Some(_) => {
                 error(
                     "person.idNumber",

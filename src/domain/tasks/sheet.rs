@@ -150,7 +150,7 @@ fn cell_of(value: &DataRef<'_>) -> Option<Cell> {
             let serial = d.as_f64();
             Some(excel_date(serial).map_or(Cell::Number(serial), Cell::Date))
         }
-        DataRef::Error(_) => Some(Cell::Text("#ERROR".into())),
+        DataRef::Error(_) => Some(Cell::Error),
     }
 }
 
@@ -168,6 +168,7 @@ fn text_of(cell: &Cell) -> String {
         Cell::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
         Cell::Number(n) => n.to_string(),
         Cell::Date(d) => d.to_string(),
+        Cell::Error => "#ERROR".into(),
     }
 }
 
@@ -277,9 +278,18 @@ pub fn read(bytes: &[u8], columns: &[Column]) -> Result<Vec<RowInput>, String> {
                 continue;
             }
             any = true;
+            // An error cell leaves the person's name or phone empty, which
+            // the row checks report.
+            let person_text = || {
+                if *cell == Cell::Error {
+                    String::new()
+                } else {
+                    text_of(cell)
+                }
+            };
             match key.as_str() {
-                NAME => row.name = text_of(cell),
-                PHONE => row.phone = text_of(cell),
+                NAME => row.name = person_text(),
+                PHONE => row.phone = person_text(),
                 ID_NUMBER => row.id_number = Some(cell.clone()),
                 _ => row.values.push((key.clone(), cell.clone())),
             }

@@ -20,6 +20,8 @@ pub enum Cell {
     Number(f64),
     /// A spreadsheet date cell.
     Date(NaiveDate),
+    /// A spreadsheet error (#N/A, #DIV/0!, ...): never a value.
+    Error,
 }
 
 impl Cell {
@@ -108,6 +110,9 @@ pub fn normalize(field_type: FieldType, cell: &Cell) -> Result<Option<String>, S
     if cell.is_blank() {
         return Ok(None);
     }
+    if *cell == Cell::Error {
+        return Err("the cell holds a spreadsheet error (#N/A, #DIV/0!, ...)".into());
+    }
     let text = match (field_type, cell) {
         (FieldType::Text, Cell::Text(s)) => {
             let s = s.trim();
@@ -165,6 +170,7 @@ pub fn normalize(field_type: FieldType, cell: &Cell) -> Result<Option<String>, S
         ) => {
             return Err("a date is not a valid value here".into());
         }
+        (_, Cell::Error) => return Err("the cell holds a spreadsheet error".into()),
     };
     Ok((!text.is_empty()).then_some(text))
 }
