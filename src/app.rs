@@ -197,6 +197,22 @@ impl App {
             ));
         }
         let app = self.clone();
+        // Tasks past their deadline are voided within a minute.
+        tokio::spawn(crate::jobs::every(
+            "task-expiry",
+            Duration::from_secs(30),
+            self.shutdown.clone(),
+            move || {
+                let app = app.clone();
+                async move {
+                    let mut conn = app.pool.get().await?;
+                    crate::domain::tasks::lifecycle::expire_pass(&mut conn, &app.services())
+                        .await
+                        .map_err(AppError::into_anyhow)
+                }
+            },
+        ));
+        let app = self.clone();
         let period = Duration::from_secs(6 * 3600);
         tokio::spawn(crate::jobs::every(
             "certificate-reminders",

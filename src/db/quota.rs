@@ -112,6 +112,41 @@ impl Quota {
         Ok(true)
     }
 
+    /// Gives back the unit `task` consumed; false when it was refunded
+    /// already (the ledger allows one refund per task).
+    pub async fn refund_task(
+        conn: &mut AsyncPgConnection,
+        enterprise: EnterpriseId,
+        task: TaskId,
+        by: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> QueryResult<bool> {
+        let inserted = diesel::insert_into(quota_ledger::table)
+            .values((
+                quota_ledger::id.eq(QuotaEntryId::new()),
+                quota_ledger::enterprise_id.eq(enterprise),
+                quota_ledger::kind.eq(QuotaKind::Refund),
+                quota_ledger::amount.eq(1),
+                quota_ledger::task_id.eq(Some(task)),
+                quota_ledger::created_by.eq(by),
+                quota_ledger::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        diesel::update(quota_balances::table.find(enterprise))
+            .set((
+                quota_balances::balance.eq(quota_balances::balance + 1),
+                quota_balances::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(true)
+    }
+
     /// The ledger's sum, which the balance must equal.
     pub async fn ledger_sum(
         conn: &mut AsyncPgConnection,

@@ -514,6 +514,7 @@ diesel::table! {
         signed_at -> Nullable<Timestamptz>,
         refused_at -> Nullable<Timestamptz>,
         refuse_reason -> Nullable<Text>,
+        reminded_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -80,6 +80,7 @@ pub struct Signer {
     pub signed_at: Option<DateTime<Utc>>,
     pub refused_at: Option<DateTime<Utc>>,
     pub refuse_reason: Option<String>,
+    pub reminded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -248,6 +249,64 @@ impl Batch {
 }
 
 impl Task {
+    /// The tasks `ids`, locked until the transaction ends, in id order (so
+    /// that concurrent callers lock them in the same order).
+    pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[TaskId]) -> QueryResult<Vec<Task>> {
+        signing_tasks::table
+            .filter(signing_tasks::id.eq_any(ids))
+            .order(signing_tasks::id.asc())
+            .select(Task::as_select())
+            .for_update()
+            .load(conn)
+            .await
+    }
+
+    /// Ends a task: VOIDED for `reason`, its documents with it.
+    pub async fn void(
+        conn: &mut AsyncPgConnection,
+        id: TaskId,
+        reason: VoidReason,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(signing_tasks::table.find(id))
+            .set((
+                signing_tasks::status.eq(TaskStatus::Voided),
+                signing_tasks::void_reason.eq(Some(reason)),
+                signing_tasks::void_note.eq(note),
+                signing_tasks::completed_at.eq(Some(at)),
+            ))
+            .execute(conn)
+            .await?;
+        diesel::update(task_documents::table.filter(task_documents::task_id.eq(id)))
+            .set((
+                task_documents::status.eq(DocumentStatus::Voided),
+                task_documents::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` IN_PROGRESS tasks past their deadline, locked; tasks
+    /// another process holds are skipped.
+    pub async fn claim_expired(
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<Task>> {
+        signing_tasks::table
+            .filter(signing_tasks::status.eq(TaskStatus::InProgress))
+            .filter(signing_tasks::deadline.lt(now))
+            .order(signing_tasks::deadline.asc())
+            .limit(limit)
+            .select(Task::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await
+    }
+
     /// The newest tasks meeting `condition` and the query's filters.
     pub async fn page_where(
         conn: &mut AsyncPgConnection,
@@ -346,6 +405,17 @@ impl Task {
 }
 
 impl Signer {
+    pub async fn set_reminded(
+        conn: &mut AsyncPgConnection,
+        ids: &[SignerId],
+        at: DateTime<Utc>,
+    ) -> QueryResult<usize> {
+        diesel::update(task_signers::table.filter(task_signers::id.eq_any(ids)))
+            .set(task_signers::reminded_at.eq(Some(at)))
+            .execute(conn)
+            .await
+    }
+
     pub async fn of_tasks(
         conn: &mut AsyncPgConnection,
         tasks: &[TaskId],

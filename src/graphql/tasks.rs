@@ -15,7 +15,7 @@ use crate::domain::tasks::plan::{
 };
 use crate::domain::tasks::sheet::MAX_SHEET_BYTES;
 use crate::domain::tasks::values::Cell;
-use crate::domain::tasks::{inbox, initiate};
+use crate::domain::tasks::{inbox, initiate, lifecycle};
 use crate::error::{AppError, RowError as DomainRowError};
 use crate::graphql::context::{ContextExt, decode_time_cursor, parse_id, read_upload, time_cursor};
 use crate::graphql::seals::File;
@@ -544,6 +544,39 @@ impl TasksMutation {
         )
         .await?;
         Ok(File(file))
+    }
+
+    /// Voids IN_PROGRESS tasks of the viewer's initiating side (at most 100;
+    /// REVOKED); signers who have not signed can no longer sign. A task
+    /// nobody had signed gives its quota unit back.
+    async fn revoke_tasks(
+        &self,
+        ctx: &Context<'_>,
+        task_ids: Vec<ID>,
+        reason: String,
+    ) -> Result<Vec<SigningTask>> {
+        let viewer = ctx.viewer()?;
+        let ids = ids("taskIds", &task_ids)?;
+        let mut conn = ctx.conn().await?;
+        let tasks = lifecycle::revoke(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            &ids,
+            &reason,
+        )
+        .await?;
+        Ok(views(&mut conn, tasks).await?)
+    }
+
+    /// 催办: an SMS to each pending signer not reminded in the last hour;
+    /// how many were sent.
+    async fn remind_signers(&self, ctx: &Context<'_>, task_ids: Vec<ID>) -> Result<i32> {
+        let viewer = ctx.viewer()?;
+        let ids = ids("taskIds", &task_ids)?;
+        let mut conn = ctx.conn().await?;
+        Ok(lifecycle::remind(&mut conn, &ctx.app().services(), &viewer, &ids).await?)
     }
 
     /// A frequent contact of the enterprise (any member).

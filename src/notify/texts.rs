@@ -135,3 +135,13 @@ pub fn mask_phone(phone: &str) -> String {
 pub fn signing_invitation(enterprise: &str, title: &str, link: &str) -> String {
     format!("{SIGNATURE}{enterprise}邀请您签署《{title}》，请登录豫云签查看并签署：{link}")
 }
+
+/// The SMS a signer gets when the initiator revokes a task.
+pub fn task_revoked(enterprise: &str, title: &str) -> String {
+    format!("{SIGNATURE}{enterprise}已撤销签署任务《{title}》，您无需再签署。")
+}
+
+/// The reminder (催办) a pending signer gets.
+pub fn signing_reminder(enterprise: &str, title: &str, link: &str) -> String {
+    format!("{SIGNATURE}{enterprise}提醒您尽快签署《{title}》，请登录豫云签查看并签署：{link}")
+}

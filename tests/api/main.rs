@@ -19,6 +19,7 @@ mod follow_up_orders;
 mod handwriting;
 mod hardening;
 mod inbox;
+mod lifecycle;
 mod membership;
 mod migrations;
 mod outbox;

@@ -105,6 +105,8 @@ fn schema_keeps_the_task_names_of_the_api_sketch() {
         "rows: [BatchRowInput!]",
         "idempotencyKey: String",
         "enum TaskBox",
+        "revokeTasks(reason: String!, taskIds: [ID!]!): [SigningTask!]!",
+        "remindSigners(taskIds: [ID!]!): Int!",
         "pageTrace(code: String!): PageTrace",
         "type PageTrace",
         "previewSigningDocument(input: InitiateBatchInput!, row: Int!, templateId: ID!): File!",

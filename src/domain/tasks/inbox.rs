@@ -215,6 +215,24 @@ pub async fn list(
     Ok((page, total))
 }
 
+/// The task if the viewer sees it in `task_box` of `space`.
+pub async fn find_in(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    space: Space,
+    task_box: TaskBox,
+    id: TaskId,
+) -> AppResult<Option<Task>> {
+    let (mut query, admin) = binds(conn, viewer, space).await?;
+    query.task = Some(id);
+    query.limit = 1;
+    let condition = match space {
+        Space::Personal => personal(task_box),
+        Space::Enterprise(_) => enterprise(task_box, admin)?,
+    };
+    Ok(Task::page_where(conn, &condition, &query).await?.pop())
+}
+
 /// The task if the viewer sees it from its personal space or from any
 /// enterprise it belongs to; NOT_FOUND otherwise.
 pub async fn find(conn: &mut AsyncPgConnection, viewer: &Viewer, id: TaskId) -> AppResult<Task> {

@@ -283,6 +283,7 @@ fn build(
                 signed_at: None,
                 refused_at: None,
                 refuse_reason: None,
+                reminded_at: None,
             });
             position += 1;
         }
@@ -314,6 +315,7 @@ fn build(
             signed_at: None,
             refused_at: None,
             refuse_reason: None,
+            reminded_at: None,
         });
         for (position, planned) in plan.templates.iter().enumerate() {
             rows.documents.push(Document {

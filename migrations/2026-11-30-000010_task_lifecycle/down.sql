@@ -1,0 +1,2 @@
+DROP INDEX signing_tasks_deadline_idx;
+ALTER TABLE task_signers DROP COLUMN reminded_at;

@@ -1,0 +1,203 @@
+//! Tasks in progress under the initiator's hand: revocation (with the quota
+//! refund), reminders limited per signer, and expiry by the job.
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::helpers::contracts::{fill_all, grant_quota, labor_values, published_labor_template};
+use crate::helpers::flows::{Certified, certified, member};
+use crate::helpers::test_app::{error_code, error_field};
+use crate::templates::business_type;
+
+const INITIATE: &str = "mutation($i: InitiateBatchInput!) { initiateSigningBatch(input: $i) { tasks { edges { node { id } } } } }";
+const REVOKE: &str = "mutation($t: [ID!]!, $r: String!) { revokeTasks(taskIds: $t, reason: $r) { id status voidReason voidNote documents { status } } }";
+const REMIND: &str = "mutation($t: [ID!]!) { remindSigners(taskIds: $t) }";
+const TASK: &str = "query($t: ID!) { task(id: $t) { status voidReason } }";
+
+fn ok<'a>(r: &'a Value, field: &str) -> &'a Value {
+    assert!(r.get("errors").is_none(), "{field}: {r}");
+    &r["data"][field]
+}
+
+/// A certified enterprise, quota for two tasks, and a filled batch of two
+/// (the person signs first): (enterprise, task ids).
+async fn two_tasks(t: &TestApp, phone: &str, deadline: Option<String>) -> (Certified, Vec<String>) {
+    let c = certified(t, phone, "郑州撤销科技有限公司", "91350100M000100Y43").await;
+    grant_quota(t, &c.enterprise, 2).await;
+    let bt = business_type(t, &c.admin, &c.enterprise, "劳动合同").await;
+    let template = published_labor_template(t, &c).await;
+    let rows: Vec<Value> = [("员工甲", "13500010001"), ("员工乙", "13500010002")]
+        .iter()
+        .map(|(name, phone)| json!({ "person": { "name": name, "phone": phone }, "values": labor_values(name) }))
+        .collect();
+    let input = json!({
+        "enterpriseId": c.enterprise, "title": "续签", "businessTypeId": bt,
+        "templateIds": [template], "signOrder": "SEQUENTIAL", "deadline": deadline,
+        "enterpriseSigners": [{ "roleKey": "employer", "enterpriseId": c.enterprise, "step": 2 }],
+        "personSigner": { "roleKey": "employee", "step": 1 },
+        "rows": rows,
+    });
+    let r = t
+        .gql_as(&c.admin.token, INITIATE, json!({ "i": input }))
+        .await;
+    let ids = ok(&r, "initiateSigningBatch")["tasks"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    fill_all(t).await;
+    (c, ids)
+}
+
+async fn balance(t: &TestApp, c: &Certified) -> i64 {
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            "query($e: ID!) { enterprise(id: $e) { quotaBalance } }",
+            json!({ "e": c.enterprise }),
+        )
+        .await;
+    ok(&r, "enterprise")["quotaBalance"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_voids_the_task_tells_the_signer_and_refunds_the_quota_once() {
+    let t = TestApp::spawn().await;
+    let (c, tasks) = two_tasks(&t, "13800010001", None).await;
+    assert_eq!(balance(&t, &c).await, 0);
+
+    // Only the initiating side may revoke; for others the task is not there.
+    let employee = t.verified_person("13500010001", "410105199003074545").await;
+    let clerk = member(
+        &t,
+        &c.admin,
+        &c.enterprise,
+        "13800010002",
+        "41010519900307123X",
+        json!([]),
+    )
+    .await;
+    for outsider in [&employee, &clerk] {
+        let r = t
+            .gql_as(
+                &outsider.token,
+                REVOKE,
+                json!({ "t": [tasks[0]], "r": "信息有误" }),
+            )
+            .await;
+        assert_eq!(error_code(&r), "NOT_FOUND", "{r}");
+    }
+    let r = t
+        .gql_as(&c.admin.token, REVOKE, json!({ "t": [tasks[0]], "r": " " }))
+        .await;
+    assert_eq!(error_field(&r), "reason", "{r}");
+    let too_many: Vec<String> = (0..101).map(|_| tasks[0].clone()).collect();
+    let r = t
+        .gql_as(&c.admin.token, REVOKE, json!({ "t": too_many, "r": "x" }))
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            REVOKE,
+            json!({ "t": [tasks[0]], "r": "信息有误" }),
+        )
+        .await;
+    let revoked = &ok(&r, "revokeTasks")[0];
+    assert_eq!(revoked["status"], "VOIDED");
+    assert_eq!(revoked["voidReason"], "REVOKED");
+    assert_eq!(revoked["voidNote"], "信息有误");
+    assert_eq!(revoked["documents"][0]["status"], "VOIDED");
+    assert_eq!(
+        balance(&t, &c).await,
+        1,
+        "nobody had signed: the unit comes back"
+    );
+    let sms = t.last_sms("13500010001").await.unwrap();
+    assert!(sms.contains("已撤销签署任务《续签》"), "{sms}");
+    // Once only: a second revocation is a conflict and refunds nothing.
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            REVOKE,
+            json!({ "t": [tasks[0], tasks[1]], "r": "再撤" }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    let r = t
+        .gql_as(&c.admin.token, TASK, json!({ "t": tasks[1] }))
+        .await;
+    assert_eq!(
+        ok(&r, "task")["status"],
+        "IN_PROGRESS",
+        "the failed call changed nothing"
+    );
+    assert_eq!(balance(&t, &c).await, 1);
+    // The employee finds it among the voided tasks.
+    let r = t
+        .gql_as(
+            &employee.token,
+            "{ me { tasks(box: VOIDED) { totalCount } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(ok(&r, "me")["tasks"]["totalCount"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signer_is_reminded_at_most_once_an_hour() {
+    let t = TestApp::spawn().await;
+    let (c, tasks) = two_tasks(&t, "13800010011", None).await;
+    let r = t
+        .gql_as(&c.admin.token, REMIND, json!({ "t": tasks }))
+        .await;
+    assert_eq!(ok(&r, "remindSigners"), 2);
+    let sms = t.last_sms("13500010002").await.unwrap();
+    assert!(sms.contains("提醒您尽快签署《续签》"), "{sms}");
+    let r = t
+        .gql_as(&c.admin.token, REMIND, json!({ "t": tasks }))
+        .await;
+    assert_eq!(ok(&r, "remindSigners"), 0, "within the hour");
+    t.app.clock.advance(chrono::TimeDelta::minutes(61));
+    let r = t
+        .gql_as(&c.admin.token, REMIND, json!({ "t": [tasks[0]] }))
+        .await;
+    assert_eq!(ok(&r, "remindSigners"), 1);
+    assert_eq!(
+        t.sms_count("13500010001").await,
+        3,
+        "invitation and two reminders"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tasks_past_their_deadline_expire_without_a_refund() {
+    let t = TestApp::spawn().await;
+    let deadline = (t.app.clock.now() + chrono::TimeDelta::hours(1)).to_rfc3339();
+    let (c, tasks) = two_tasks(&t, "13800010021", Some(deadline)).await;
+    let mut conn = t.conn().await;
+    let expire = yuyunqian::domain::tasks::lifecycle::expire_pass;
+    assert_eq!(expire(&mut conn, &t.app.services()).await.unwrap(), 0);
+    t.app.clock.advance(chrono::TimeDelta::minutes(61));
+    assert_eq!(expire(&mut conn, &t.app.services()).await.unwrap(), 2);
+    assert_eq!(
+        expire(&mut conn, &t.app.services()).await.unwrap(),
+        0,
+        "once"
+    );
+    let r = t
+        .gql_as(&c.admin.token, TASK, json!({ "t": tasks[1] }))
+        .await;
+    assert_eq!(ok(&r, "task")["voidReason"], "EXPIRED");
+    assert_eq!(balance(&t, &c).await, 0, "an expired task used its unit");
+    let r = t
+        .gql_as(&c.admin.token, REMIND, json!({ "t": tasks }))
+        .await;
+    assert_eq!(
+        ok(&r, "remindSigners"),
+        0,
+        "nobody is reminded of a voided task"
+    );
+}
