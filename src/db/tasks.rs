@@ -405,6 +405,23 @@ impl Task {
 }
 
 impl Signer {
+    pub async fn refuse(
+        conn: &mut AsyncPgConnection,
+        id: SignerId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(task_signers::table.find(id))
+            .set((
+                task_signers::status.eq(SignerStatus::Refused),
+                task_signers::refused_at.eq(Some(at)),
+                task_signers::refuse_reason.eq(Some(reason)),
+            ))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn set_reminded(
         conn: &mut AsyncPgConnection,
         ids: &[SignerId],

@@ -7,13 +7,15 @@
 //! - `sheet`: the Excel template and reading filled sheets.
 //! - `initiate`: writing a checked batch, idempotently, with the quota debit.
 //! - `fill`: the job that fills documents and makes tasks ready.
-//! - `lifecycle`: revocation with refunds, reminders, expiry.
+//! - `lifecycle`: refusal, revocation with refunds, reminders, expiry.
+//! - `parties`: who may act for a signer.
 //! - `inbox`: who sees a task, the boxes, search and counts.
 
 pub mod fill;
 pub mod inbox;
 pub mod initiate;
 pub mod lifecycle;
+pub mod parties;
 pub mod plan;
 pub mod sheet;
 pub mod values;

@@ -570,6 +570,32 @@ impl TasksMutation {
         Ok(views(&mut conn, tasks).await?)
     }
 
+    /// 拒签: a pending signer allowed to refuse ends the task (VOIDED,
+    /// REFUSED); everyone involved is told.
+    async fn refuse_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+        reason: String,
+    ) -> Result<SigningTask> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id("taskId", &task_id)?;
+        let mut conn = ctx.conn().await?;
+        let task = lifecycle::refuse(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            id,
+            &reason,
+        )
+        .await?;
+        Ok(views(&mut conn, vec![task])
+            .await?
+            .pop()
+            .ok_or(AppError::NotFound("task"))?)
+    }
+
     /// 催办: an SMS to each pending signer not reminded in the last hour;
     /// how many were sent.
     async fn remind_signers(&self, ctx: &Context<'_>, task_ids: Vec<ID>) -> Result<i32> {

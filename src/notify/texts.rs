@@ -145,3 +145,8 @@ pub fn task_revoked(enterprise: &str, title: &str) -> String {
 pub fn signing_reminder(enterprise: &str, title: &str, link: &str) -> String {
     format!("{SIGNATURE}{enterprise}提醒您尽快签署《{title}》，请登录豫云签查看并签署：{link}")
 }
+
+/// Everyone involved hears that a signer refused and the task ended.
+pub fn task_refused(signer: &str, title: &str) -> String {
+    format!("{SIGNATURE}{signer}拒签了《{title}》，该签署任务已作废。")
+}

@@ -22,11 +22,22 @@ fn ok<'a>(r: &'a Value, field: &str) -> &'a Value {
 /// A certified enterprise, quota for two tasks, and a filled batch of two
 /// (the person signs first): (enterprise, task ids).
 async fn two_tasks(t: &TestApp, phone: &str, deadline: Option<String>) -> (Certified, Vec<String>) {
+    tasks_with(t, phone, deadline, false).await
+}
+
+/// The same; the first row names 张三 (whom `verified_person` verifies),
+/// the person may refuse when `can_refuse`.
+async fn tasks_with(
+    t: &TestApp,
+    phone: &str,
+    deadline: Option<String>,
+    can_refuse: bool,
+) -> (Certified, Vec<String>) {
     let c = certified(t, phone, "郑州撤销科技有限公司", "91350100M000100Y43").await;
     grant_quota(t, &c.enterprise, 2).await;
     let bt = business_type(t, &c.admin, &c.enterprise, "劳动合同").await;
     let template = published_labor_template(t, &c).await;
-    let rows: Vec<Value> = [("员工甲", "13500010001"), ("员工乙", "13500010002")]
+    let rows: Vec<Value> = [("张三", "13500010001"), ("员工乙", "13500010002")]
         .iter()
         .map(|(name, phone)| json!({ "person": { "name": name, "phone": phone }, "values": labor_values(name) }))
         .collect();
@@ -34,7 +45,7 @@ async fn two_tasks(t: &TestApp, phone: &str, deadline: Option<String>) -> (Certi
         "enterpriseId": c.enterprise, "title": "续签", "businessTypeId": bt,
         "templateIds": [template], "signOrder": "SEQUENTIAL", "deadline": deadline,
         "enterpriseSigners": [{ "roleKey": "employer", "enterpriseId": c.enterprise, "step": 2 }],
-        "personSigner": { "roleKey": "employee", "step": 1 },
+        "personSigner": { "roleKey": "employee", "step": 1, "canRefuse": can_refuse },
         "rows": rows,
     });
     let r = t
@@ -199,5 +210,85 @@ async fn tasks_past_their_deadline_expire_without_a_refund() {
         ok(&r, "remindSigners"),
         0,
         "nobody is reminded of a voided task"
+    );
+}
+
+const REFUSE: &str = "mutation($t: ID!, $r: String!) { refuseTask(taskId: $t, reason: $r) { status voidReason voidNote signers { kind status } } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pending_signer_allowed_to_refuse_ends_the_task() {
+    let t = TestApp::spawn().await;
+    let (c, tasks) = tasks_with(&t, "13800010031", None, true).await;
+    // The second row names 员工乙: an account verified as 张三 on that
+    // phone is not that person.
+    let impostor = t.verified_person("13500010002", "410105199003074545").await;
+    let r = t
+        .gql_as(
+            &impostor.token,
+            REFUSE,
+            json!({ "t": tasks[1], "r": "不同意" }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN", "{r}");
+    // The initiator sees the task, but the enterprise's turn (step 2) has
+    // not come.
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            REFUSE,
+            json!({ "t": tasks[0], "r": "不同意" }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    let r = t
+        .gql_as(&c.admin.token, REFUSE, json!({ "t": tasks[0], "r": " " }))
+        .await;
+    assert_eq!(error_field(&r), "reason", "{r}");
+
+    let employee = t.verified_person("13500010001", "410105199003074537").await;
+    let r = t
+        .gql_as(
+            &employee.token,
+            REFUSE,
+            json!({ "t": tasks[0], "r": "薪资有误" }),
+        )
+        .await;
+    let refused = ok(&r, "refuseTask");
+    assert_eq!(refused["status"], "VOIDED");
+    assert_eq!(refused["voidReason"], "REFUSED");
+    assert_eq!(refused["voidNote"], "薪资有误");
+    assert_eq!(refused["signers"][1]["status"], "REFUSED");
+    let sms = t.last_sms(&c.admin.phone).await.unwrap();
+    assert!(sms.contains("张三拒签了《续签》"), "{sms}");
+    let r = t
+        .gql_as(
+            &employee.token,
+            REFUSE,
+            json!({ "t": tasks[0], "r": "再拒" }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    assert_eq!(balance(&t, &c).await, 0, "a refused task used its unit");
+
+    // Without canRefuse the person cannot refuse.
+    let t2 = TestApp::spawn().await;
+    let (_, tasks) = two_tasks(&t2, "13800010041", None).await;
+    let employee = t2
+        .verified_person("13500010001", "410105199003074537")
+        .await;
+    let r = t2
+        .gql_as(
+            &employee.token,
+            REFUSE,
+            json!({ "t": tasks[0], "r": "不同意" }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN", "{r}");
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not allow"),
+        "{r}"
     );
 }

@@ -31,6 +31,9 @@ pub enum TaskBox {
     Voided,
     Initiated,
     Cc,
+    /// Not an inbox: tasks in progress where the viewer may act for a
+    /// signer, whatever that signer's turn (signing and refusing ask).
+    Acting,
 }
 
 /// Where the viewer looks from.
@@ -74,6 +77,7 @@ fn signer_status(task_box: TaskBox) -> Option<(&'static str, &'static str)> {
         TaskBox::WaitingForOthers => Some(("t.status = 'IN_PROGRESS'", "s.status = 'SIGNED'")),
         TaskBox::Completed => Some(("t.status = 'COMPLETED'", "TRUE")),
         TaskBox::Voided => Some(("t.status = 'VOIDED'", "TRUE")),
+        TaskBox::Acting => Some(("t.status = 'IN_PROGRESS'", "TRUE")),
         TaskBox::Initiated | TaskBox::Cc => None,
     }
 }
@@ -104,7 +108,7 @@ fn enterprise(task_box: TaskBox, admin: bool) -> AppResult<String> {
     };
     let member = if admin {
         String::new()
-    } else if task_box == TaskBox::ToSign {
+    } else if matches!(task_box, TaskBox::ToSign | TaskBox::Acting) {
         format!(" AND {HOLDS_SEAL}")
     } else {
         format!(" AND (t.enterprise_id = $2 OR {HOLDS_SEAL})")
@@ -138,6 +142,7 @@ fn anywhere(space: Space, admin: bool) -> AppResult<String> {
             enterprise(TaskBox::WaitingForOthers, admin)?,
             enterprise(TaskBox::Completed, admin)?,
             enterprise(TaskBox::Voided, admin)?,
+            enterprise(TaskBox::Acting, admin)?,
         ],
     };
     Ok(format!("(({}))", boxes.join(") OR (")))

@@ -12,6 +12,7 @@ use crate::db::outbox::SmsMessage;
 use crate::db::quota::Quota;
 use crate::db::tasks::{Signer, Task};
 use crate::domain::tasks::inbox::{self, Space, TaskBox};
+use crate::domain::tasks::parties;
 use crate::domain::{RequestMeta, Services, Viewer, audit};
 use crate::error::{AppError, AppResult};
 use crate::notify::texts;
@@ -78,13 +79,7 @@ pub async fn revoke(
     ids: &[TaskId],
     reason: &str,
 ) -> AppResult<Vec<Task>> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            "reason",
-            "a reason has 1 to 200 characters",
-        ));
-    }
+    let reason = checked_reason(reason)?;
     let unique = distinct(ids)?;
     let result = conn
         .transaction(async |conn| {
@@ -140,6 +135,101 @@ pub async fn revoke(
         .await?;
     svc.outbox.wake();
     Ok(result)
+}
+
+fn checked_reason(reason: &str) -> AppResult<&str> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "reason",
+            "a reason has 1 to 200 characters",
+        ));
+    }
+    Ok(reason)
+}
+
+/// 拒签: a PENDING signer the initiator allowed to refuse ends the task
+/// (VOIDED, REFUSED); the other signers and the initiator are told. The
+/// quota unit stays spent.
+pub async fn refuse(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    viewer: &Viewer,
+    id: TaskId,
+    reason: &str,
+) -> AppResult<Task> {
+    let reason = checked_reason(reason)?;
+    let task = conn
+        .transaction(async |conn| {
+            inbox::find(conn, viewer, id).await?;
+            let task = Task::lock_many(conn, &[id])
+                .await?
+                .pop()
+                .ok_or(AppError::NotFound("task"))?;
+            if task.status != TaskStatus::InProgress {
+                return Err(AppError::Conflict("the task is no longer in progress".into()));
+            }
+            let signers = Signer::of_tasks(conn, &[id]).await?;
+            let mut acting: Vec<Signer> = parties::person(conn, viewer, &task, &signers)
+                .await?
+                .into_iter()
+                .collect();
+            acting.extend(parties::enterprises(conn, viewer, &task, &signers).await?);
+            let Some(signer) = acting
+                .iter()
+                .find(|s| s.status == SignerStatus::Pending)
+                .cloned()
+            else {
+                return Err(if acting.is_empty() {
+                    AppError::Forbidden("only a signer of this task may refuse it")
+                } else {
+                    AppError::Conflict("it is not your turn on this task".into())
+                });
+            };
+            if !signer.can_refuse {
+                return Err(AppError::Forbidden(
+                    "the initiator did not allow this signer to refuse",
+                ));
+            }
+            let now = svc.clock.now();
+            Signer::refuse(conn, signer.id, reason, now).await?;
+            Task::void(conn, task.id, VoidReason::Refused, Some(reason), now).await?;
+            let who = match signer.enterprise_id {
+                Some(enterprise) => Enterprise::find(conn, enterprise).await?.name,
+                None => signer.person_name.clone().unwrap_or_default(),
+            };
+            let body = texts::task_refused(&who, &task.title);
+            let mut phones: Vec<String> = signers
+                .iter()
+                .filter(|s| s.id != signer.id && s.kind == PartyKind::Person)
+                .filter_map(|s| s.person_phone.clone())
+                .collect();
+            phones.push(crate::db::users::User::find(conn, task.initiated_by).await?.phone);
+            phones.sort();
+            phones.dedup();
+            for phone in phones {
+                SmsMessage::enqueue(conn, &phone, &body, false, None).await?;
+            }
+            audit::record(
+                conn,
+                svc,
+                audit::Entry {
+                    enterprise: Some(task.enterprise_id.0),
+                    actor: Some(viewer.user_id),
+                    action: "task.refuse",
+                    target_type: "signing_task",
+                    target_id: Some(task.id.to_string()),
+                    details: serde_json::json!({ "reason": reason, "signer": signer.id.to_string() }),
+                    client_ip: Some(&meta.client_ip),
+                },
+            )
+            .await?;
+            Task::find(conn, id).await?.ok_or(AppError::NotFound("task"))
+        })
+        .await?;
+    svc.outbox.wake();
+    Ok(task)
 }
 
 /// An SMS to every PENDING person signer of the tasks who was not reminded

@@ -1,0 +1,96 @@
+//! Who acts for a signer of a task: the person a row named (once verified
+//! under that name, and that ID number where the row gave one), or a member
+//! of a signing enterprise who holds a granted, enabled seal of a kind its
+//! role stamps. Signing and refusing both ask here.
+
+use diesel_async::AsyncPgConnection;
+
+use crate::db::enterprises::Enterprise;
+use crate::db::enums::{EnterpriseStatus, PartyKind, RealNameStatus};
+use crate::db::tasks::{Signer, Task};
+use crate::db::users::User;
+use crate::domain::Viewer;
+use crate::domain::tasks::inbox::{self, Space, TaskBox};
+use crate::error::{AppError, AppResult};
+
+/// The person signer of `task` the viewer is, if the row named the
+/// viewer's phone or account; FORBIDDEN until the viewer's verified
+/// identity matches the row.
+pub async fn person(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    task: &Task,
+    signers: &[Signer],
+) -> AppResult<Option<Signer>> {
+    let user = User::find(conn, viewer.user_id).await?;
+    let Some(signer) = signers.iter().find(|s| {
+        s.task_id == task.id
+            && s.kind == PartyKind::Person
+            && (s.user_id == Some(user.id)
+                || (s.user_id.is_none() && s.person_phone.as_deref() == Some(&user.phone)))
+    }) else {
+        return Ok(None);
+    };
+    if user.real_name_status != RealNameStatus::Verified {
+        return Err(AppError::Forbidden(
+            "complete real-name verification to act on this task",
+        ));
+    }
+    let name_matches = user.name.as_deref() == signer.person_name.as_deref();
+    let id_matches = signer
+        .person_id_number_hash
+        .as_ref()
+        .is_none_or(|hash| user.id_number_hash.as_ref() == Some(hash));
+    if !name_matches || !id_matches {
+        return Err(AppError::Forbidden(
+            "the task names another person than your verified identity",
+        ));
+    }
+    Ok(Some(signer.clone()))
+}
+
+/// The enterprise signers of `task` the viewer may act for, whatever their
+/// turn: the ADMIN, or members the TO_SIGN rules admit (the business-type
+/// grant and a granted seal of a kind the role stamps), while the
+/// enterprise is CERTIFIED.
+pub async fn enterprises(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    task: &Task,
+    signers: &[Signer],
+) -> AppResult<Vec<Signer>> {
+    let mut acting = Vec::new();
+    for signer in signers
+        .iter()
+        .filter(|s| s.task_id == task.id && s.kind == PartyKind::Enterprise)
+    {
+        let Some(enterprise) = signer.enterprise_id else {
+            continue;
+        };
+        if crate::db::enterprises::Memberships::role_of(conn, enterprise, viewer.user_id)
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        let status = Enterprise::find(conn, enterprise).await?.status;
+        let visible = inbox::find_in(
+            conn,
+            viewer,
+            Space::Enterprise(enterprise),
+            TaskBox::Acting,
+            task.id,
+        )
+        .await?
+        .is_some();
+        if visible {
+            if status != EnterpriseStatus::Certified {
+                return Err(AppError::Conflict(
+                    "the enterprise must be certified (again) before it signs".into(),
+                ));
+            }
+            acting.push(signer.clone());
+        }
+    }
+    Ok(acting)
+}
