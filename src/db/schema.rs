@@ -566,6 +566,19 @@ diesel::joinable!(task_documents -> signing_tasks (task_id));
 diesel::joinable!(task_cc -> signing_tasks (task_id));
 diesel::joinable!(signing_tasks -> signing_batches (batch_id));
 
+diesel::table! {
+    signing_codes (task_id, user_id) {
+        task_id -> Uuid,
+        user_id -> Uuid,
+        phone -> Text,
+        code_hash -> Bytea,
+        attempts -> Int4,
+        expires_at -> Timestamptz,
+        consumed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     business_types,
@@ -592,6 +605,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     signature_captures,
     signing_batches,
+    signing_codes,
     signing_tasks,
     sms_code_sends,
     sms_codes,

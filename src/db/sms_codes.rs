@@ -108,15 +108,19 @@ impl SmsCode {
 pub struct SmsCodeSend;
 
 impl SmsCodeSend {
+    /// Records a send at `at` (the service clock the limits read, not the
+    /// database's).
     pub async fn record(
         conn: &mut AsyncPgConnection,
         phone: &str,
         client_ip: &str,
+        at: DateTime<Utc>,
     ) -> QueryResult<()> {
         diesel::insert_into(sms_code_sends::table)
             .values((
                 sms_code_sends::phone.eq(phone),
                 sms_code_sends::client_ip.eq(client_ip),
+                sms_code_sends::sent_at.eq(at),
             ))
             .execute(conn)
             .await

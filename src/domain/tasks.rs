@@ -9,11 +9,13 @@
 //! - `fill`: the job that fills documents and makes tasks ready.
 //! - `lifecycle`: refusal, revocation with refunds, reminders, expiry.
 //! - `parties`: who may act for a signer.
+//! - `intent`: intent codes (意愿认证) before signing.
 //! - `inbox`: who sees a task, the boxes, search and counts.
 
 pub mod fill;
 pub mod inbox;
 pub mod initiate;
+pub mod intent;
 pub mod lifecycle;
 pub mod parties;
 pub mod plan;

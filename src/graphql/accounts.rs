@@ -299,6 +299,15 @@ pub struct SendCodeResult {
     retry_after_seconds: i64,
 }
 
+impl From<crate::domain::accounts::sms_codes::CodeSent> for SendCodeResult {
+    fn from(sent: crate::domain::accounts::sms_codes::CodeSent) -> Self {
+        Self {
+            sent_to: sent.sent_to,
+            retry_after_seconds: sent.retry_after_seconds,
+        }
+    }
+}
+
 /// An image captcha for password login; single use, valid two minutes.
 #[derive(SimpleObject)]
 pub struct Captcha {
@@ -357,10 +366,7 @@ impl AccountsMutation {
             purpose.into(),
         )
         .await?;
-        Ok(SendCodeResult {
-            sent_to: sent.sent_to,
-            retry_after_seconds: sent.retry_after_seconds,
-        })
+        Ok(sent.into())
     }
 
     /// A new image captcha for `loginWithPassword`.

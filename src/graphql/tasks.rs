@@ -570,6 +570,27 @@ impl TasksMutation {
         Ok(views(&mut conn, tasks).await?)
     }
 
+    /// 意愿认证: a code to the viewer's own phone for signing `taskId`
+    /// (whose turn it must be); single use, five minutes.
+    async fn send_signing_code(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+    ) -> Result<crate::graphql::accounts::SendCodeResult> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id("taskId", &task_id)?;
+        let mut conn = ctx.conn().await?;
+        let sent = crate::domain::tasks::intent::send(
+            &mut conn,
+            &ctx.app().services(),
+            &ctx.request().meta,
+            &viewer,
+            id,
+        )
+        .await?;
+        Ok(sent.into())
+    }
+
     /// 拒签: a pending signer allowed to refuse ends the task (VOIDED,
     /// REFUSED); everyone involved is told.
     async fn refuse_task(

@@ -150,3 +150,8 @@ pub fn signing_reminder(enterprise: &str, title: &str, link: &str) -> String {
 pub fn task_refused(signer: &str, title: &str) -> String {
     format!("{SIGNATURE}{signer}拒签了《{title}》，该签署任务已作废。")
 }
+
+/// The intent code (意愿认证) for signing a task.
+pub fn signing_code(title: &str, code: &str) -> String {
+    format!("{SIGNATURE}您正在签署《{title}》，验证码：{code}，5分钟内有效。请勿将验证码告知他人。")
+}

@@ -292,3 +292,82 @@ async fn a_pending_signer_allowed_to_refuse_ends_the_task() {
         "{r}"
     );
 }
+
+const SEND_CODE: &str =
+    "mutation($t: ID!) { sendSigningCode(taskId: $t) { sentTo retryAfterSeconds } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_intent_code_goes_to_the_signer_whose_turn_it_is_and_works_once() {
+    let t = TestApp::spawn().await;
+    let (c, tasks) = two_tasks(&t, "13800010051", None).await;
+    let employee = t.verified_person("13500010001", "410105199003074537").await;
+    // Verification just sent this phone a code: the resend pause applies.
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let r = t
+        .gql_as(&employee.token, SEND_CODE, json!({ "t": tasks[0] }))
+        .await;
+    assert_eq!(ok(&r, "sendSigningCode")["sentTo"], "135****0001");
+    let sms = t.last_sms("13500010001").await.unwrap();
+    assert!(sms.contains("您正在签署《续签》"), "{sms}");
+    let code = crate::helpers::test_app::extract_code(&sms).unwrap();
+    // Within the minute, no second code.
+    let r = t
+        .gql_as(&employee.token, SEND_CODE, json!({ "t": tasks[0] }))
+        .await;
+    assert_eq!(error_code(&r), "RATE_LIMITED", "{r}");
+    // The enterprise signs at step 2; a stranger does not see the task; a
+    // person verified under another name is not the row's person.
+    let r = t
+        .gql_as(&c.admin.token, SEND_CODE, json!({ "t": tasks[0] }))
+        .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    let stranger = t.verified_person("13800010052", "41010519900307123X").await;
+    let r = t
+        .gql_as(&stranger.token, SEND_CODE, json!({ "t": tasks[0] }))
+        .await;
+    assert_eq!(error_code(&r), "NOT_FOUND", "{r}");
+    let impostor = t.verified_person("13500010002", "410105199003074545").await;
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let r = t
+        .gql_as(&impostor.token, SEND_CODE, json!({ "t": tasks[1] }))
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN", "{r}");
+
+    // The code is bound to this task and this person, and works once.
+    let viewer = |person: &crate::helpers::test_app::Person| yuyunqian::domain::Viewer {
+        user_id: person.user_id.parse().unwrap(),
+        session_id: yuyunqian::db::ids::SessionId::new(),
+        session_expires_at: t.app.clock.now() + chrono::TimeDelta::hours(1),
+        session_created_at: t.app.clock.now(),
+    };
+    let consume = yuyunqian::domain::tasks::intent::consume;
+    let task0 = tasks[0].parse().unwrap();
+    let task1 = tasks[1].parse().unwrap();
+    let mut conn = t.conn().await;
+    let services = t.app.services();
+    assert!(
+        consume(&mut conn, &services, &viewer(&employee), task1, &code)
+            .await
+            .is_err()
+    );
+    assert!(
+        consume(&mut conn, &services, &viewer(&stranger), task0, &code)
+            .await
+            .is_err()
+    );
+    assert!(
+        consume(&mut conn, &services, &viewer(&employee), task0, "000000")
+            .await
+            .is_err()
+            || code == "000000"
+    );
+    consume(&mut conn, &services, &viewer(&employee), task0, &code)
+        .await
+        .unwrap();
+    assert!(
+        consume(&mut conn, &services, &viewer(&employee), task0, &code)
+            .await
+            .is_err(),
+        "once"
+    );
+}

@@ -108,6 +108,7 @@ fn schema_keeps_the_task_names_of_the_api_sketch() {
         "revokeTasks(reason: String!, taskIds: [ID!]!): [SigningTask!]!",
         "remindSigners(taskIds: [ID!]!): Int!",
         "refuseTask(reason: String!, taskId: ID!): SigningTask!",
+        "sendSigningCode(taskId: ID!): SendCodeResult!",
         "pageTrace(code: String!): PageTrace",
         "type PageTrace",
         "previewSigningDocument(input: InitiateBatchInput!, row: Int!, templateId: ID!): File!",

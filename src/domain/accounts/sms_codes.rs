@@ -108,6 +108,28 @@ pub async fn issue_code_in(
     let code = new_code()?;
     let hash = code_hash(svc, phone, purpose, &code)?;
     let now = svc.clock.now();
+    let resend_after = check_send_limits(conn, svc, meta, phone).await?;
+    SmsCode::replace(conn, phone, purpose, &hash, now + CODE_TTL).await?;
+    if deliver {
+        let body = texts::verification_code(purpose.as_str(), &code);
+        SmsMessage::enqueue(conn, phone, &body, true, Some(now + CODE_TTL)).await?;
+    }
+    Ok(CodeSent {
+        sent_to: mask_phone(phone),
+        retry_after_seconds: resend_after.num_seconds(),
+    })
+}
+
+/// Refuses a code to `phone` within the resend pause, past the daily
+/// limit of the phone or the hourly limit of the client's network, and
+/// records the send; the resend pause. Inside the caller's transaction.
+pub async fn check_send_limits(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    meta: &RequestMeta,
+    phone: &str,
+) -> AppResult<TimeDelta> {
+    let now = svc.clock.now();
     let limits = &svc.config.limits;
     let resend_after = TimeDelta::seconds(i64::from(limits.sms_resend_secs));
     lock_key(conn, "sms-phone", phone).await?;
@@ -136,16 +158,13 @@ pub async fn issue_code_in(
             retry_after_seconds: Some(3600),
         });
     }
-    SmsCodeSend::record(conn, phone, &meta.client_ip).await?;
-    SmsCode::replace(conn, phone, purpose, &hash, now + CODE_TTL).await?;
-    if deliver {
-        let body = texts::verification_code(purpose.as_str(), &code);
-        SmsMessage::enqueue(conn, phone, &body, true, Some(now + CODE_TTL)).await?;
-    }
-    Ok(CodeSent {
-        sent_to: mask_phone(phone),
-        retry_after_seconds: resend_after.num_seconds(),
-    })
+    SmsCodeSend::record(conn, phone, &meta.client_ip, now).await?;
+    Ok(resend_after)
+}
+
+/// Six digits from the CSPRNG (for other kinds of codes).
+pub fn fresh_code() -> AppResult<String> {
+    new_code()
 }
 
 /// Counts one try against the live code (committed at once, so failed tries

@@ -171,22 +171,11 @@ pub async fn refuse(
                 return Err(AppError::Conflict("the task is no longer in progress".into()));
             }
             let signers = Signer::of_tasks(conn, &[id]).await?;
-            let mut acting: Vec<Signer> = parties::person(conn, viewer, &task, &signers)
+            let signer = parties::pending(conn, viewer, &task)
                 .await?
                 .into_iter()
-                .collect();
-            acting.extend(parties::enterprises(conn, viewer, &task, &signers).await?);
-            let Some(signer) = acting
-                .iter()
-                .find(|s| s.status == SignerStatus::Pending)
-                .cloned()
-            else {
-                return Err(if acting.is_empty() {
-                    AppError::Forbidden("only a signer of this task may refuse it")
-                } else {
-                    AppError::Conflict("it is not your turn on this task".into())
-                });
-            };
+                .next()
+                .ok_or_else(|| AppError::Conflict("it is not your turn on this task".into()))?;
             if !signer.can_refuse {
                 return Err(AppError::Forbidden(
                     "the initiator did not allow this signer to refuse",

@@ -6,7 +6,7 @@
 use diesel_async::AsyncPgConnection;
 
 use crate::db::enterprises::Enterprise;
-use crate::db::enums::{EnterpriseStatus, PartyKind, RealNameStatus};
+use crate::db::enums::{EnterpriseStatus, PartyKind, RealNameStatus, SignerStatus, TaskStatus};
 use crate::db::tasks::{Signer, Task};
 use crate::db::users::User;
 use crate::domain::Viewer;
@@ -93,4 +93,37 @@ pub async fn enterprises(
         }
     }
     Ok(acting)
+}
+
+/// The signers of a ready, in-progress task the viewer acts for and whose
+/// turn it is; FORBIDDEN or CONFLICT otherwise.
+pub async fn pending(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    task: &Task,
+) -> AppResult<Vec<Signer>> {
+    if task.status != TaskStatus::InProgress || task.ready_at.is_none() {
+        return Err(AppError::Conflict("the task cannot be signed now".into()));
+    }
+    let signers = Signer::of_tasks(conn, &[task.id]).await?;
+    let mut acting: Vec<Signer> = person(conn, viewer, task, &signers)
+        .await?
+        .into_iter()
+        .collect();
+    acting.extend(enterprises(conn, viewer, task, &signers).await?);
+    if acting.is_empty() {
+        return Err(AppError::Forbidden(
+            "only a signer of this task may sign it",
+        ));
+    }
+    let pending: Vec<Signer> = acting
+        .into_iter()
+        .filter(|s| s.status == SignerStatus::Pending)
+        .collect();
+    if pending.is_empty() {
+        return Err(AppError::Conflict(
+            "it is not your turn on this task".into(),
+        ));
+    }
+    Ok(pending)
 }
