@@ -250,6 +250,11 @@ impl Template {
 }
 
 impl Layout {
+    /// The layout of one template (empty when it has none yet).
+    pub async fn of_template(conn: &mut AsyncPgConnection, id: TemplateId) -> QueryResult<Layout> {
+        Ok(Self::of(conn, &[id]).await?.remove(&id).unwrap_or_default())
+    }
+
     /// The layouts of `ids` (an empty one for a template without layout).
     pub async fn of(
         conn: &mut AsyncPgConnection,

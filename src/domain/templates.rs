@@ -315,10 +315,7 @@ pub async fn publish(
             return Err(AppError::Conflict("only a draft can be published".into()));
         }
         let fields = fields_for(conn, template.enterprise_id, template.business_type_id).await?;
-        let rows = Layout::of(conn, &[template.id])
-            .await?
-            .remove(&template.id)
-            .unwrap_or_default();
+        let rows = Layout::of_template(conn, template.id).await?;
         layout::check_complete(&fields, &rows)?;
         let now = svc.clock.now();
         let template =
@@ -401,10 +398,7 @@ pub async fn copy(
     let name = checked_name(name)?;
     conn.transaction(async |conn| {
         let source = find(conn, viewer, id).await?;
-        let rows = Layout::of(conn, &[source.id])
-            .await?
-            .remove(&source.id)
-            .unwrap_or_default();
+        let rows = Layout::of_template(conn, source.id).await?;
         let now = svc.clock.now();
         let copy = Template::insert(
             conn,

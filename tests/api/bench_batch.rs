@@ -13,30 +13,14 @@ use rust_xlsxwriter::Workbook;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::helpers::contracts::{grant_quota, published_labor_template};
+use crate::helpers::contracts::{SHEET_KEYS, grant_quota, published_labor_template};
 use crate::helpers::flows::certified;
 use crate::templates::business_type;
-
-const KEYS: [&str; 13] = [
-    "person.name",
-    "person.phone",
-    "employer_address",
-    "employee_name",
-    "employee_id_number",
-    "employee_address",
-    "contract_type",
-    "start_date",
-    "job_title",
-    "work_location",
-    "working_hours",
-    "monthly_pay",
-    "social_insurance",
-];
 
 fn sheet(rows: usize) -> Vec<u8> {
     let mut workbook = Workbook::new();
     let ws = workbook.add_worksheet();
-    for (col, key) in KEYS.iter().enumerate() {
+    for (col, key) in SHEET_KEYS.iter().enumerate() {
         ws.write_string(0, col as u16, *key).unwrap();
     }
     for i in 0..rows {
@@ -44,6 +28,7 @@ fn sheet(rows: usize) -> Vec<u8> {
         let values = [
             format!("员工{i}"),
             format!("{}", 13_500_000_000u64 + i as u64),
+            String::new(),
             "郑州市金水区花园路1号".into(),
             format!("员工{i}"),
             "11010519491231002X".into(),
@@ -56,7 +41,7 @@ fn sheet(rows: usize) -> Vec<u8> {
             "8500".into(),
             "按国家规定缴纳".into(),
         ];
-        for (col, value) in values.iter().enumerate() {
+        for (col, value) in values.iter().enumerate().filter(|(_, v)| !v.is_empty()) {
             ws.write_string(row, col as u16, value).unwrap();
         }
     }

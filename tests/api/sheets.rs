@@ -9,7 +9,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::helpers::contracts::{grant_quota, published_labor_template};
+use crate::helpers::contracts::{SHEET_KEYS, grant_quota, published_labor_template};
 use crate::helpers::flows::{Certified, certified};
 use crate::helpers::test_app::{error_code, error_field};
 use crate::templates::{business_type, download};
@@ -45,23 +45,6 @@ fn batch(c: &Certified, bt: &str, template: &str) -> Value {
     })
 }
 
-const KEYS: [&str; 14] = [
-    "person.name",
-    "person.phone",
-    "person.idNumber",
-    "employer_address",
-    "employee_name",
-    "employee_id_number",
-    "employee_address",
-    "contract_type",
-    "start_date",
-    "job_title",
-    "work_location",
-    "working_hours",
-    "monthly_pay",
-    "social_insurance",
-];
-
 /// A sheet as an HR clerk fills it: phones and pay typed as numbers, start
 /// dates as Excel dates, padded text, and (with `merged`) one work
 /// location merged over the last two rows.
@@ -69,7 +52,7 @@ fn filled_sheet(rows: usize, merged: bool) -> Vec<u8> {
     let mut workbook = Workbook::new();
     let date = Format::new().set_num_format("yyyy-mm-dd");
     let sheet = workbook.add_worksheet();
-    for (col, key) in KEYS.iter().enumerate() {
+    for (col, key) in SHEET_KEYS.iter().enumerate() {
         sheet.write_string(0, col as u16, *key).unwrap();
         sheet
             .write_string(1, col as u16, format!("标题{col}"))
@@ -188,17 +171,20 @@ async fn a_filled_sheet_is_checked_row_by_row_and_starts_the_batch() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800008002").await;
     grant_quota(&t, &c.enterprise, 10).await;
+    let validate = async |bytes: &[u8]| {
+        with_sheet(
+            &t,
+            &c.admin.token,
+            VALIDATE,
+            batch(&c, &bt, &template),
+            bytes,
+        )
+        .await
+    };
 
     // The merged work location leaves the last row without one.
     let merged = filled_sheet(4, true);
-    let r = with_sheet(
-        &t,
-        &c.admin.token,
-        VALIDATE,
-        batch(&c, &bt, &template),
-        &merged,
-    )
-    .await;
+    let r = validate(&merged).await;
     let report = ok(&r, "validateSigningBatch");
     assert_eq!(report["rowCount"], 4);
     assert_eq!(
@@ -208,14 +194,7 @@ async fn a_filled_sheet_is_checked_row_by_row_and_starts_the_batch() {
     );
 
     let sheet = filled_sheet(3, false);
-    let r = with_sheet(
-        &t,
-        &c.admin.token,
-        VALIDATE,
-        batch(&c, &bt, &template),
-        &sheet,
-    )
-    .await;
+    let r = validate(&sheet).await;
     assert_eq!(ok(&r, "validateSigningBatch")["valid"], true, "{r}");
     let r = with_sheet(
         &t,
@@ -254,21 +233,14 @@ async fn a_filled_sheet_is_checked_row_by_row_and_starts_the_batch() {
     // An ID number typed as a number has lost digits: a row error.
     let mut workbook = Workbook::new();
     let ws = workbook.add_worksheet();
-    for (col, key) in KEYS.iter().enumerate() {
+    for (col, key) in SHEET_KEYS.iter().enumerate() {
         ws.write_string(0, col as u16, *key).unwrap();
     }
     ws.write_string(2, 0, "员工").unwrap();
     ws.write_string(2, 1, "13900000001").unwrap();
     ws.write_number(2, 2, 110_105_194_912_310_020.0).unwrap();
     let bytes = workbook.save_to_buffer().unwrap();
-    let r = with_sheet(
-        &t,
-        &c.admin.token,
-        VALIDATE,
-        batch(&c, &bt, &template),
-        &bytes,
-    )
-    .await;
+    let r = validate(&bytes).await;
     let errors = ok(&r, "validateSigningBatch")["errors"]
         .as_array()
         .unwrap()
@@ -306,6 +278,16 @@ async fn sheets_built_to_hurt_are_refused_before_they_cost_anything() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800008003").await;
     grant_quota(&t, &c.enterprise, 10).await;
+    let validate = async |bytes: &[u8]| {
+        with_sheet(
+            &t,
+            &c.admin.token,
+            VALIDATE,
+            batch(&c, &bt, &template),
+            bytes,
+        )
+        .await
+    };
 
     let mut sparse = Workbook::new();
     let ws = sparse.add_worksheet();
@@ -326,14 +308,7 @@ async fn sheets_built_to_hurt_are_refused_before_they_cost_anything() {
         ("inflating", inflating_zip(200 * 1024 * 1024), "100 MB"),
     ];
     for (what, bytes, message) in cases {
-        let r = with_sheet(
-            &t,
-            &c.admin.token,
-            VALIDATE,
-            batch(&c, &bt, &template),
-            &bytes,
-        )
-        .await;
+        let r = validate(&bytes).await;
         assert_eq!(error_code(&r), "BAD_USER_INPUT", "{what}: {r}");
         assert_eq!(error_field(&r), "input.sheet", "{what}: {r}");
         let text = r["errors"][0]["message"].as_str().unwrap();

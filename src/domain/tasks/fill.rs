@@ -99,10 +99,7 @@ async fn prepare(
     let template = Template::find_by_id(conn, template)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("template vanished")))?;
-    let layout = Layout::of(conn, &[template.id])
-        .await?
-        .remove(&template.id)
-        .unwrap_or_default();
+    let layout = Layout::of_template(conn, template.id).await?;
     let file = StoredFile::find(conn, template.file_id).await?;
     let store = svc.storage.clone();
     let pdf = tokio::task::spawn_blocking(move || store.get(&file.sha256))

@@ -22,6 +22,32 @@ const REMIND_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// Expired tasks one pass voids.
 const EXPIRY_PASS: i64 = 200;
 
+/// The audit row of an action on `task`, by a person (with the request) or
+/// by the platform's jobs.
+async fn record(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    task: &Task,
+    by: Option<(&Viewer, &RequestMeta)>,
+    action: &str,
+    details: serde_json::Value,
+) -> AppResult<()> {
+    audit::record(
+        conn,
+        svc,
+        audit::Entry {
+            enterprise: Some(task.enterprise_id.0),
+            actor: by.map(|(viewer, _)| viewer.user_id),
+            action,
+            target_type: "signing_task",
+            target_id: Some(task.id.to_string()),
+            details,
+            client_ip: by.map(|(_, meta)| meta.client_ip.as_str()),
+        },
+    )
+    .await
+}
+
 /// The ids asked for, each once: 1 to 100 of them.
 fn distinct(ids: &[TaskId]) -> AppResult<Vec<TaskId>> {
     if ids.is_empty() || ids.len() > MAX_TASKS_PER_CALL {
@@ -115,18 +141,13 @@ pub async fn revoke(
                         SmsMessage::enqueue(conn, phone, &body, false, None).await?;
                     }
                 }
-                audit::record(
+                record(
                     conn,
                     svc,
-                    audit::Entry {
-                        enterprise: Some(task.enterprise_id.0),
-                        actor: Some(viewer.user_id),
-                        action: "task.revoke",
-                        target_type: "signing_task",
-                        target_id: Some(task.id.to_string()),
-                        details: serde_json::json!({ "reason": reason, "refunded": refunded }),
-                        client_ip: Some(&meta.client_ip),
-                    },
+                    task,
+                    Some((viewer, meta)),
+                    "task.revoke",
+                    serde_json::json!({ "reason": reason, "refunded": refunded }),
                 )
                 .await?;
             }
@@ -168,7 +189,9 @@ pub async fn refuse(
                 .pop()
                 .ok_or(AppError::NotFound("task"))?;
             if task.status != TaskStatus::InProgress {
-                return Err(AppError::Conflict("the task is no longer in progress".into()));
+                return Err(AppError::Conflict(
+                    "the task is no longer in progress".into(),
+                ));
             }
             let signers = Signer::of_tasks(conn, &[id]).await?;
             let signer = parties::pending(conn, viewer, &task)
@@ -194,27 +217,28 @@ pub async fn refuse(
                 .filter(|s| s.id != signer.id && s.kind == PartyKind::Person)
                 .filter_map(|s| s.person_phone.clone())
                 .collect();
-            phones.push(crate::db::users::User::find(conn, task.initiated_by).await?.phone);
+            phones.push(
+                crate::db::users::User::find(conn, task.initiated_by)
+                    .await?
+                    .phone,
+            );
             phones.sort();
             phones.dedup();
             for phone in phones {
                 SmsMessage::enqueue(conn, &phone, &body, false, None).await?;
             }
-            audit::record(
+            record(
                 conn,
                 svc,
-                audit::Entry {
-                    enterprise: Some(task.enterprise_id.0),
-                    actor: Some(viewer.user_id),
-                    action: "task.refuse",
-                    target_type: "signing_task",
-                    target_id: Some(task.id.to_string()),
-                    details: serde_json::json!({ "reason": reason, "signer": signer.id.to_string() }),
-                    client_ip: Some(&meta.client_ip),
-                },
+                &task,
+                Some((viewer, meta)),
+                "task.refuse",
+                serde_json::json!({ "reason": reason, "signer": signer.id.to_string() }),
             )
             .await?;
-            Task::find(conn, id).await?.ok_or(AppError::NotFound("task"))
+            Task::find(conn, id)
+                .await?
+                .ok_or(AppError::NotFound("task"))
         })
         .await?;
     svc.outbox.wake();
@@ -274,18 +298,13 @@ pub async fn expire_pass(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> Ap
         let due = Task::claim_expired(conn, now, EXPIRY_PASS).await?;
         for task in &due {
             Task::void(conn, task.id, VoidReason::Expired, None, now).await?;
-            audit::record(
+            record(
                 conn,
                 svc,
-                audit::Entry {
-                    enterprise: Some(task.enterprise_id.0),
-                    actor: None,
-                    action: "task.expire",
-                    target_type: "signing_task",
-                    target_id: Some(task.id.to_string()),
-                    details: serde_json::json!({ "deadline": task.deadline }),
-                    client_ip: None,
-                },
+                task,
+                None,
+                "task.expire",
+                serde_json::json!({ "deadline": task.deadline }),
             )
             .await?;
         }

@@ -264,10 +264,7 @@ pub async fn load_templates(
                 "only PUBLISHED templates start tasks",
             ));
         }
-        let layout = Layout::of(conn, &[template.id])
-            .await?
-            .remove(&template.id)
-            .unwrap_or_default();
+        let layout = Layout::of_template(conn, template.id).await?;
         loaded.push(PlannedTemplate { template, layout });
     }
     Ok(loaded)

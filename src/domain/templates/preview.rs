@@ -113,10 +113,7 @@ pub async fn preview(
     values: Option<&serde_json::Value>,
 ) -> AppResult<StoredFile> {
     let template = find(conn, viewer, id).await?;
-    let layout = Layout::of(conn, &[template.id])
-        .await?
-        .remove(&template.id)
-        .unwrap_or_default();
+    let layout = Layout::of_template(conn, template.id).await?;
     let definitions: HashMap<FieldId, FieldDefinition> =
         FieldDefinition::catalogue_and_custom(conn, &[template.enterprise_id])
             .await?

@@ -26,6 +26,25 @@ pub fn labor_values(employee: &str) -> Value {
     })
 }
 
+/// The columns of a filled 劳动合同 sheet: the person, then what
+/// `labor_values` fills.
+pub const SHEET_KEYS: [&str; 14] = [
+    "person.name",
+    "person.phone",
+    "person.idNumber",
+    "employer_address",
+    "employee_name",
+    "employee_id_number",
+    "employee_address",
+    "contract_type",
+    "start_date",
+    "job_title",
+    "work_location",
+    "working_hours",
+    "monthly_pay",
+    "social_insurance",
+];
+
 /// A 入职 layout without fields: a company and a staff member, one slot each.
 pub fn onboarding_layout() -> Value {
     json!({
