@@ -110,6 +110,7 @@ fn sign_once(pdf: &[u8], m: &Material, stamp: Option<&[u8]>) -> Vec<u8> {
             .expect("appearance")
         }),
         stamps: Vec::new(),
+        texts: Vec::new(),
     };
     let prepared = prepare(pdf, &document, &spec, DEFAULT_RESERVED).expect("prepare");
     let digest = prepared.digest().expect("digest");

@@ -213,6 +213,22 @@ impl App {
             },
         ));
         let app = self.clone();
+        // Signing attempts and completions a crash interrupted.
+        tokio::spawn(crate::jobs::every(
+            "signing-recovery",
+            Duration::from_secs(60),
+            self.shutdown.clone(),
+            move || {
+                let app = app.clone();
+                async move {
+                    let mut conn = app.pool.get().await?;
+                    crate::domain::tasks::signing::recover_pass(&mut conn, &app.services())
+                        .await
+                        .map_err(AppError::into_anyhow)
+                }
+            },
+        ));
+        let app = self.clone();
         let period = Duration::from_secs(6 * 3600);
         tokio::spawn(crate::jobs::every(
             "certificate-reminders",

@@ -191,6 +191,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+    /// Tests only, never read from the environment: a named point of a
+    /// multi-phase operation fails as if the process died there.
+    #[arg(skip)]
+    pub failpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -517,6 +521,7 @@ impl Config {
                 sms_codes_per_phone_day: 10,
                 sms_resend_secs: 60,
             },
+            failpoint: None,
         }
     }
 

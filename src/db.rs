@@ -22,6 +22,7 @@ pub mod schema;
 pub mod seals;
 pub mod sessions;
 pub mod signature_captures;
+pub mod signing;
 pub mod signing_codes;
 pub mod sms_codes;
 pub mod tasks;

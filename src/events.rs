@@ -18,8 +18,10 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::DbPool;
+use chrono::{DateTime, Utc};
+
 use crate::db::enums::OrderStatus;
-use crate::db::ids::{OrderId, SessionId, UserId};
+use crate::db::ids::{EnterpriseId, OrderId, SessionId, SignerId, TaskId, UserId};
 
 /// The NOTIFY channel of the platform's events.
 pub const CHANNEL: &str = "yuyunqian_events";
@@ -43,6 +45,50 @@ pub enum Event {
         applicant: UserId,
         status: OrderStatus,
     },
+    /// Something happened to a signing task (the API's TaskEvent), with
+    /// the inbox boxes it entered or left because of it.
+    TaskChanged {
+        task: TaskId,
+        kind: TaskEventKind,
+        signer: Option<SignerId>,
+        at: DateTime<Utc>,
+        boxes: Vec<BoxChange>,
+    },
+}
+
+/// The API's TaskEventKind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskEventKind {
+    SignerPending,
+    SignerSigned,
+    SignerRefused,
+    TaskCompleted,
+    TaskVoided,
+}
+
+/// The boxes a task moves between as its state changes (the other boxes,
+/// INITIATED and CC, hold a task for its whole life).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum InboxBox {
+    ToSign,
+    WaitingForOthers,
+    Completed,
+    Voided,
+}
+
+/// Whose inbox: a person signer's personal space (by account once linked,
+/// else by the phone the row named), or an enterprise's space.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum InboxOwner {
+    Person { user: Option<UserId>, phone: String },
+    Enterprise { enterprise: EnterpriseId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoxChange {
+    pub owner: InboxOwner,
+    pub task_box: InboxBox,
+    pub entered: bool,
 }
 
 impl Event {
@@ -54,7 +100,9 @@ impl Event {
                 user: owner,
                 except,
             } => *owner == user && *except != Some(session),
-            Self::UserUpdated { .. } | Self::CertificateOrderUpdated { .. } => false,
+            Self::UserUpdated { .. }
+            | Self::CertificateOrderUpdated { .. }
+            | Self::TaskChanged { .. } => false,
         }
     }
 }

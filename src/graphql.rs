@@ -12,6 +12,7 @@ pub mod limits;
 pub mod loaders;
 pub mod real_name;
 pub mod seals;
+pub mod signing;
 pub mod task_views;
 pub mod tasks;
 pub mod templates;
@@ -42,12 +43,14 @@ pub struct Mutation(
     verification::VerificationMutation,
     templates::TemplatesMutation,
     tasks::TasksMutation,
+    signing::SigningMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     accounts::AccountsSubscription,
     certification::CertificationSubscription,
+    signing::SigningSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -249,3 +249,10 @@ text_enum!(QuotaKind {
     Consume => "CONSUME",
     Refund => "REFUND",
 });
+
+text_enum!(AttemptStatus {
+    Prepared => "PREPARED",
+    Signed => "SIGNED",
+    Applied => "APPLIED",
+    Abandoned => "ABANDONED",
+});

@@ -86,4 +86,6 @@ id_newtype!(
     SignerId,
     DocumentId,
     QuotaEntryId,
+    AttemptId,
+    EvidenceId,
 );

@@ -491,6 +491,7 @@ diesel::table! {
         fill_error -> Nullable<Text>,
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        all_signed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -579,6 +580,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_attempts (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        signer_id -> Uuid,
+        user_id -> Uuid,
+        code_mac -> Bytea,
+        status -> Text,
+        plan_enc -> Bytea,
+        certificate_id -> Uuid,
+        client_ip -> Text,
+        user_agent -> Nullable<Text>,
+        revisions -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    signature_evidence (id) {
+        id -> Uuid,
+        attempt_id -> Uuid,
+        task_id -> Uuid,
+        signer_id -> Uuid,
+        document_id -> Uuid,
+        user_id -> Uuid,
+        code_mac -> Bytea,
+        client_ip -> Text,
+        user_agent -> Nullable<Text>,
+        sha256_before -> Text,
+        sha256_after -> Text,
+        certificate_serial -> Text,
+        signed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    regulator_reports (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        enterprise_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(signing_attempts -> signing_tasks (task_id));
+diesel::joinable!(signature_evidence -> signing_attempts (attempt_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     business_types,
@@ -600,10 +655,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     platform_roles,
     quota_balances,
     quota_ledger,
+    regulator_reports,
     seal_grants,
     seals,
     sessions,
     signature_captures,
+    signature_evidence,
+    signing_attempts,
     signing_batches,
     signing_codes,
     signing_tasks,

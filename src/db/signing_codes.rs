@@ -68,18 +68,22 @@ impl SigningCode {
         .optional()
     }
 
-    /// Uses the code up; false when it was used already.
+    /// Uses the code with this hash up; false when it was used already or
+    /// replaced by a newer one.
     pub async fn consume(
         conn: &mut AsyncPgConnection,
         task: TaskId,
         user: UserId,
+        code_hash: &[u8],
         now: DateTime<Utc>,
     ) -> QueryResult<bool> {
         let used = diesel::update(
             signing_codes::table
                 .filter(signing_codes::task_id.eq(task))
                 .filter(signing_codes::user_id.eq(user))
-                .filter(signing_codes::consumed_at.is_null()),
+                .filter(signing_codes::code_hash.eq(code_hash))
+                .filter(signing_codes::consumed_at.is_null())
+                .filter(signing_codes::expires_at.gt(now)),
         )
         .set(signing_codes::consumed_at.eq(Some(now)))
         .execute(conn)

@@ -57,6 +57,7 @@ pub struct Task {
     pub fill_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub all_signed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -249,6 +250,72 @@ impl Batch {
 }
 
 impl Task {
+    /// Every signer has signed: the task awaits its completion.
+    pub async fn set_all_signed(
+        conn: &mut AsyncPgConnection,
+        id: TaskId,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(signing_tasks::table.find(id))
+            .set(signing_tasks::all_signed_at.eq(Some(at)))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// COMPLETED, with its documents.
+    pub async fn complete(
+        conn: &mut AsyncPgConnection,
+        id: TaskId,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(signing_tasks::table.find(id))
+            .set((
+                signing_tasks::status.eq(TaskStatus::Completed),
+                signing_tasks::completed_at.eq(Some(at)),
+            ))
+            .execute(conn)
+            .await?;
+        diesel::update(task_documents::table.filter(task_documents::task_id.eq(id)))
+            .set((
+                task_documents::status.eq(DocumentStatus::Completed),
+                task_documents::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    /// Tasks every signer signed before `before` that are not completed
+    /// yet (completion re-checks under the task's lock).
+    pub async fn completing(
+        conn: &mut AsyncPgConnection,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> QueryResult<Vec<TaskId>> {
+        signing_tasks::table
+            .filter(signing_tasks::status.eq(TaskStatus::InProgress))
+            .filter(signing_tasks::all_signed_at.lt(before))
+            .order(signing_tasks::all_signed_at.asc())
+            .limit(limit)
+            .select(signing_tasks::id)
+            .load(conn)
+            .await
+    }
+
+    /// Replaces the task's sealed values (a signer completed some).
+    pub async fn set_values(
+        conn: &mut AsyncPgConnection,
+        id: TaskId,
+        values_enc: &[u8],
+    ) -> QueryResult<()> {
+        diesel::update(signing_tasks::table.find(id))
+            .set(signing_tasks::values_enc.eq(values_enc))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
     /// The tasks `ids`, locked until the transaction ends, in id order (so
     /// that concurrent callers lock them in the same order).
     pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[TaskId]) -> QueryResult<Vec<Task>> {
@@ -405,6 +472,51 @@ impl Task {
 }
 
 impl Signer {
+    /// Links a person named by phone to the account that acted for it.
+    pub async fn link_user(
+        conn: &mut AsyncPgConnection,
+        id: SignerId,
+        user: UserId,
+    ) -> QueryResult<()> {
+        diesel::update(
+            task_signers::table
+                .find(id)
+                .filter(task_signers::kind.eq(PartyKind::Person)),
+        )
+        .set(task_signers::user_id.eq(Some(user)))
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+
+    /// The signer has signed all its documents; `user` acted for it.
+    pub async fn set_signed(
+        conn: &mut AsyncPgConnection,
+        id: SignerId,
+        user: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(task_signers::table.find(id))
+            .set((
+                task_signers::status.eq(SignerStatus::Signed),
+                task_signers::signed_at.eq(Some(at)),
+            ))
+            .execute(conn)
+            .await?;
+        if let Some(user) = user {
+            // A person named by phone is linked to the account that signed.
+            diesel::update(
+                task_signers::table
+                    .find(id)
+                    .filter(task_signers::kind.eq(PartyKind::Person)),
+            )
+            .set(task_signers::user_id.eq(Some(user)))
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn refuse(
         conn: &mut AsyncPgConnection,
         id: SignerId,

@@ -250,6 +250,18 @@ impl Template {
 }
 
 impl Layout {
+    /// The role keys of each template: which documents a signer signs.
+    pub async fn role_keys(
+        conn: &mut AsyncPgConnection,
+        ids: &[TemplateId],
+    ) -> QueryResult<Vec<(TemplateId, String)>> {
+        template_roles::table
+            .filter(template_roles::template_id.eq_any(ids))
+            .select((template_roles::template_id, template_roles::key))
+            .load(conn)
+            .await
+    }
+
     /// The layout of one template (empty when it has none yet).
     pub async fn of_template(conn: &mut AsyncPgConnection, id: TemplateId) -> QueryResult<Layout> {
         Ok(Self::of(conn, &[id]).await?.remove(&id).unwrap_or_default())

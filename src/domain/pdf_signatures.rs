@@ -12,6 +12,7 @@ use crate::domain::Services;
 use crate::domain::certificates::{CERTIFICATE_KEY_CONTEXT, require};
 use crate::error::{AppError, AppResult};
 use crate::pdf::PdfError;
+use crate::pdf::fill::OwnedFieldText;
 use crate::pdf::input::{self, Limits};
 use crate::pdf::sign::{self, Appearance, DEFAULT_RESERVED, FieldSpec, SignatureKind};
 use crate::pdf::{ltv, signatures};
@@ -26,6 +27,8 @@ pub struct Placement {
     pub appearance: Option<Appearance>,
     /// Stamps on other pages in the same revision (a cross-page seal).
     pub stamps: Vec<(usize, Appearance)>,
+    /// Values the signer completed, drawn in the same revision.
+    pub texts: Vec<OwnedFieldText>,
 }
 
 fn pdf_error(error: PdfError) -> AppError {
@@ -98,6 +101,7 @@ pub async fn complete(
             kind: SignatureKind::DocumentTimestamp,
             appearance: None,
             stamps: Vec::new(),
+            texts: Vec::new(),
         };
         let prepared =
             sign::prepare(&with_dss, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
@@ -176,6 +180,7 @@ pub async fn sign(
             kind: SignatureKind::Cades { signing_time: now },
             appearance: placement.appearance,
             stamps: placement.stamps,
+            texts: placement.texts,
         };
         let prepared =
             sign::prepare(&pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;

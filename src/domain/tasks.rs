@@ -1,4 +1,4 @@
-//! Signing tasks (签署任务), part 1: batches made from rows of values, one
+//! Signing tasks (签署任务): batches made from rows of values, one
 //! task per row with one document per template, paid from the contract
 //! quota; documents are filled in the background.
 //!
@@ -10,8 +10,11 @@
 //! - `lifecycle`: refusal, revocation with refunds, reminders, expiry.
 //! - `parties`: who may act for a signer.
 //! - `intent`: intent codes (意愿认证) before signing.
+//! - `signing`: signing in crash-safe phases, the signing order, completion.
+//! - `events`: task events and the inbox boxes they move tasks between.
 //! - `inbox`: who sees a task, the boxes, search and counts.
 
+pub mod events;
 pub mod fill;
 pub mod inbox;
 pub mod initiate;
@@ -20,4 +23,5 @@ pub mod lifecycle;
 pub mod parties;
 pub mod plan;
 pub mod sheet;
+pub mod signing;
 pub mod values;

@@ -13,7 +13,7 @@ use diesel_async::AsyncPgConnection;
 use crate::db::enterprises::{BusinessTypes, Enterprise};
 use crate::db::enums::{self, DocumentStatus as DocStatus};
 use crate::db::files::StoredFile;
-use crate::db::ids::{BusinessTypeId, EnterpriseId, FileId, TaskId, TemplateId, UserId};
+use crate::db::ids::{BusinessTypeId, EnterpriseId, FileId, SignerId, TaskId, TemplateId, UserId};
 use crate::db::tasks::{Document as DocumentRow, Signer as SignerRow, Task as TaskRow, cc_of};
 use crate::db::templates::{Layout, Template};
 use crate::db::users::User as UserRow;
@@ -294,9 +294,25 @@ impl TaskDocument {
 }
 
 /// One task: one person's contracts with their signers.
+#[derive(Clone)]
 pub struct SigningTask {
     pub row: TaskRow,
     data: Arc<TaskData>,
+}
+
+impl SigningTask {
+    /// One of the task's signers, as `signers` shows it.
+    pub fn signer(&self, id: SignerId) -> Option<Signer> {
+        self.data
+            .signers
+            .get(&self.row.id)?
+            .iter()
+            .find(|s| s.id == id)
+            .map(|row| Signer {
+                row: row.clone(),
+                data: self.data.clone(),
+            })
+    }
 }
 
 #[Object]

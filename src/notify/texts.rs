@@ -155,3 +155,16 @@ pub fn task_refused(signer: &str, title: &str) -> String {
 pub fn signing_code(title: &str, code: &str) -> String {
     format!("{SIGNATURE}您正在签署《{title}》，验证码：{code}，5分钟内有效。请勿将验证码告知他人。")
 }
+
+/// The employee hears that the contract is concluded and where to
+/// download it (free of charge).
+pub fn contract_concluded(enterprise: &str, title: &str, link: &str) -> String {
+    format!(
+        "{SIGNATURE}您与{enterprise}的《{title}》已签署完成，合同已生效。您可登录豫云签免费查看和下载：{link}"
+    )
+}
+
+/// The initiator hears that every party signed.
+pub fn task_completed(title: &str) -> String {
+    format!("{SIGNATURE}签署任务《{title}》各方已全部签署完成。")
+}

@@ -10,6 +10,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use crate::pdf::PdfError;
 use crate::pdf::font::{Fonts, Run};
 use crate::pdf::revision::Revision;
+use crate::pdf::sign::Appearance;
 
 pub const MIN_FONT_SIZE: f32 = 6.0;
 const LINE_HEIGHT: f32 = 1.2;
@@ -289,6 +290,52 @@ pub fn append_content(
         page_dict.set("Resources", Object::Dictionary(resources));
     }
     revision.put(page_id, &Object::Dictionary(page_dict))
+}
+
+/// Values as appearances of their own boxes, for widgets: a signer's
+/// completed values join that signer's signature revision instead of the
+/// page content that earlier signatures cover. The fonts are written into
+/// `revision`.
+pub fn text_appearances(
+    revision: &mut Revision<'_>,
+    fields: &[FieldText<'_>],
+) -> Result<Vec<(usize, Appearance)>, PdfError> {
+    let mut fonts = Fonts::new()?;
+    let mut laid = Vec::with_capacity(fields.len());
+    for field in fields {
+        let (size, lines) = fitted(&fonts, field)?;
+        let placed: Vec<Placed> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| Placed {
+                page: field.page,
+                x: 0.0,
+                baseline: field.height - size * ASCENT - i as f32 * size * LINE_HEIGHT,
+                size,
+                runs: fonts.runs(line),
+            })
+            .collect();
+        laid.push((field, placed));
+    }
+    let (font_resources, cids) = fonts.embed(revision)?;
+    Ok(laid
+        .into_iter()
+        .map(|(field, placed)| {
+            let lines: Vec<&Placed> = placed.iter().collect();
+            let mut resources = Dictionary::new();
+            resources.set("Font", Object::Dictionary(font_resources.clone()));
+            (
+                field.page,
+                Appearance {
+                    origin: (field.x, field.y),
+                    size: (field.width, field.height),
+                    content: content_for(&lines, &cids),
+                    resources,
+                    objects: Vec::new(),
+                },
+            )
+        })
+        .collect())
 }
 
 /// The date formats a field may use; the first is the default.

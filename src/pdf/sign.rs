@@ -9,6 +9,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 use openssl::hash::{Hasher, MessageDigest};
 
 use crate::pdf::PdfError;
+use crate::pdf::fill::{OwnedFieldText, text_appearances};
 use crate::pdf::revision::Revision;
 
 /// Room for the CMS: a P-256 signature with two certificates and a
@@ -42,8 +43,11 @@ pub struct FieldSpec<'a> {
     /// None: an invisible signature.
     pub appearance: Option<Appearance>,
     /// More stamps in the same revision, by 0-based page (the slices of a
-    /// cross-page seal).
+    /// cross-page seal, seals at further slots).
     pub stamps: Vec<(usize, Appearance)>,
+    /// Values the signer completed, drawn in their boxes as widgets of the
+    /// same field.
+    pub texts: Vec<OwnedFieldText>,
 }
 
 pub struct Prepared {
@@ -205,11 +209,18 @@ pub fn prepare(
         .entry(page_ref)
         .or_default()
         .push(Object::Reference(widget_id));
-    // With stamps on other pages (the slices of a cross-page seal) the
-    // signature field gets one widget per stamp besides its main one, so
-    // the revision only adds a signature field: validators accept that
-    // after earlier signatures, where loose annotations would not be.
-    let field_id = if spec.stamps.is_empty() {
+    let borrowed: Vec<_> = spec.texts.iter().map(OwnedFieldText::borrowed).collect();
+    let texts = if borrowed.is_empty() {
+        Vec::new()
+    } else {
+        text_appearances(&mut revision, &borrowed)?
+    };
+    // With stamps elsewhere (further slots, the slices of a cross-page
+    // seal, completed values) the signature field gets one widget per
+    // stamp besides its main one, so the revision only adds a signature
+    // field: validators accept that after earlier signatures, where loose
+    // annotations or new page content would not be.
+    let field_id = if spec.stamps.is_empty() && texts.is_empty() {
         widget_id
     } else {
         revision.reserve()
@@ -231,7 +242,7 @@ pub fn prepare(
         widget.set("AP", Object::Dictionary(ap));
         widget
     };
-    for (page, appearance) in &spec.stamps {
+    for (page, appearance) in spec.stamps.iter().chain(&texts) {
         let stamp_page = page_id(document, *page)?;
         let (stamp_rect, stamp_ap) = write_appearance(&mut revision, Some(appearance))?;
         let mut widget = widget_dict(stamp_page, stamp_rect, stamp_ap);

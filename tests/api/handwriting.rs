@@ -15,7 +15,7 @@ use crate::helpers::flows::certified_enterprise;
 use crate::helpers::test_app::{Person, error_code, error_field};
 
 /// A signature-like drawing: black strokes on a transparent canvas.
-fn signature_png() -> Vec<u8> {
+pub(crate) fn signature_png() -> Vec<u8> {
     let image = RgbaImage::from_fn(800, 400, |x, y| {
         if (200..600).contains(&x) && (y as i64 - 200).abs() < 6 + (x as i64 % 40) / 4 {
             Rgba([0, 0, 0, 255])

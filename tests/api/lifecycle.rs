@@ -340,7 +340,6 @@ async fn an_intent_code_goes_to_the_signer_whose_turn_it_is_and_works_once() {
         session_expires_at: t.app.clock.now() + chrono::TimeDelta::hours(1),
         session_created_at: t.app.clock.now(),
     };
-    let consume = yuyunqian::domain::tasks::intent::consume;
     let task0 = tasks[0].parse().unwrap();
     let task1 = tasks[1].parse().unwrap();
     let mut conn = t.conn().await;
@@ -370,4 +369,17 @@ async fn an_intent_code_goes_to_the_signer_whose_turn_it_is_and_works_once() {
             .is_err(),
         "once"
     );
+}
+
+/// Checks a code and uses it up, as signing does.
+async fn consume(
+    conn: &mut yuyunqian::db::AsyncPgConnection,
+    services: &yuyunqian::domain::Services<'_>,
+    viewer: &yuyunqian::domain::Viewer,
+    task: yuyunqian::db::ids::TaskId,
+    code: &str,
+) -> Result<(), yuyunqian::error::AppError> {
+    use yuyunqian::domain::tasks::intent;
+    let mac = intent::check(conn, services, viewer, task, code).await?;
+    intent::use_up(conn, services, viewer, task, &mac).await
 }

@@ -31,6 +31,7 @@ mod schema;
 mod seals;
 mod server;
 mod sheets;
+mod signing;
 mod tasks;
 mod templates;
 mod tsa;

@@ -155,6 +155,7 @@ pub async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
             page: 0,
             appearance: Some(stamp::appearance(&employee_stamp).unwrap()),
             stamps: Vec::new(),
+            texts: Vec::new(),
         },
     )
     .await
@@ -185,6 +186,7 @@ pub async fn signed_twice(t: &TestApp) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
             page: 9,
             appearance: Some(stamp::appearance(&employer_stamps).unwrap()),
             stamps: Vec::new(),
+            texts: Vec::new(),
         },
     )
     .await
@@ -313,7 +315,12 @@ pub fn rewrite_page(pdf: &[u8], page: u32, text: &str) -> Vec<u8> {
 }
 
 /// `pyhanko sign <command> --trust root.pem --trust-replace [extra] <file>` in `dir`.
-async fn pyhanko(dir: &Path, command: &str, extra: &[&str], file: &str) -> (i32, String) {
+pub(crate) async fn pyhanko(
+    dir: &Path,
+    command: &str,
+    extra: &[&str],
+    file: &str,
+) -> (i32, String) {
     let mut args = vec!["sign", command, "--trust", "root.pem", "--trust-replace"];
     args.extend_from_slice(extra);
     args.push(file);
@@ -321,7 +328,7 @@ async fn pyhanko(dir: &Path, command: &str, extra: &[&str], file: &str) -> (i32,
 }
 
 /// A fresh directory holding the running server's root certificate.
-async fn validator_dir(addr: std::net::SocketAddr, name: &str) -> std::path::PathBuf {
+pub(crate) async fn validator_dir(addr: std::net::SocketAddr, name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("yyq-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let root = reqwest::get(format!("http://{addr}/pki/root.pem"))
@@ -334,7 +341,7 @@ async fn validator_dir(addr: std::net::SocketAddr, name: &str) -> std::path::Pat
     dir
 }
 
-async fn tool(program: &str, args: &[&str], dir: &Path) -> (i32, String) {
+pub(crate) async fn tool(program: &str, args: &[&str], dir: &Path) -> (i32, String) {
     let output = tokio::process::Command::new(program)
         .args(args)
         .current_dir(dir)
@@ -542,6 +549,7 @@ async fn a_cross_page_seal_puts_a_slice_on_every_page_after_an_earlier_signature
             page: 0,
             appearance: None,
             stamps: Vec::new(),
+            texts: Vec::new(),
         },
     )
     .await
@@ -566,6 +574,7 @@ async fn a_cross_page_seal_puts_a_slice_on_every_page_after_an_earlier_signature
                 .unwrap(),
             ),
             stamps: stamp::cross_page(&official, &pages, 400.0, 120.0).unwrap(),
+            texts: Vec::new(),
         },
     )
     .await

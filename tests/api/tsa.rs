@@ -100,6 +100,7 @@ async fn signatures_carry_the_configured_tsas_token_and_fail_without_it() {
         page: 0,
         appearance: None,
         stamps: Vec::new(),
+        texts: Vec::new(),
     };
     let mut conn = t.conn().await;
     let services = t.app.services();

@@ -261,6 +261,7 @@ async fn a_change_between_two_signatures_fails_the_earlier_one() {
             page: 1,
             appearance: None,
             stamps: Vec::new(),
+            texts: Vec::new(),
         },
     )
     .await

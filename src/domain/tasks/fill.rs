@@ -17,10 +17,12 @@ use crate::db::ids::{FieldId, TemplateId};
 use crate::db::outbox::SmsMessage;
 use crate::db::tasks::{Document, Signer, Task};
 use crate::db::templates::{Layout, Template};
+use crate::domain::tasks::events::{self, Happened, Snapshot};
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::values::display;
 use crate::domain::{Services, page_codes};
 use crate::error::{AppError, AppResult};
+use crate::events::TaskEventKind;
 use crate::notify::texts;
 use crate::pdf::fill::{FieldText, OwnedFieldText, fill};
 use crate::pdf::input::{self, Limits};
@@ -241,6 +243,7 @@ async fn make_ready(
 ) -> AppResult<()> {
     let now = svc.clock.now();
     Task::set_ready(conn, task.id, now).await?;
+    let before = Snapshot::of(task, signers);
     let own: Vec<&Signer> = signers.iter().filter(|s| s.task_id == task.id).collect();
     let first_step = own.iter().map(|s| s.step).min().unwrap_or(1);
     let pending: Vec<&Signer> = own
@@ -249,6 +252,33 @@ async fn make_ready(
         .collect();
     let ids: Vec<_> = pending.iter().map(|s| s.id).collect();
     Signer::set_status(conn, &ids, SignerStatus::Pending).await?;
+    let mut ready = task.clone();
+    ready.ready_at = Some(now);
+    let mut after: Vec<Signer> = signers
+        .iter()
+        .filter(|s| s.task_id == task.id)
+        .cloned()
+        .collect();
+    for signer in after.iter_mut().filter(|s| ids.contains(&s.id)) {
+        signer.status = SignerStatus::Pending;
+    }
+    let happened = ids
+        .iter()
+        .map(|id| Happened {
+            kind: TaskEventKind::SignerPending,
+            signer: Some(*id),
+        })
+        .collect();
+    events::publish(
+        conn,
+        svc,
+        task.id,
+        happened,
+        &before,
+        &Snapshot::of(&ready, &after),
+        now,
+    )
+    .await?;
     let initiator = Enterprise::find(conn, task.enterprise_id).await?;
     for signer in pending.iter().filter(|s| s.kind == PartyKind::Person) {
         if let Some(phone) = &signer.person_phone {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::db::enterprises::Memberships;
-use crate::db::enums::MemberRole;
+use crate::db::enums::{MemberRole, SignerStatus, TaskStatus};
 use crate::db::ids::{BusinessTypeId, EnterpriseId, TaskId};
 use crate::db::tasks::{InboxQuery, Task};
 use crate::db::users::User;
@@ -68,7 +68,13 @@ const HOLDS_SEAL: &str = "EXISTS (SELECT 1 FROM task_documents d \
      JOIN seal_grants sg ON sg.seal_id = se.id AND sg.user_id = $1 \
      WHERE d.task_id = t.id)";
 
-fn signer_status(task_box: TaskBox) -> Option<(&'static str, &'static str)> {
+/// The state a task and a signer must be in for the task to sit in
+/// `task_box` (task condition, signer condition); None for the boxes that
+/// do not follow the state. `boxes_of` is the same rule for events.
+fn signer_status(task_box: TaskBox, rule: Rule) -> Option<(&'static str, &'static str)> {
+    if rule == Rule::Eligible && task_box != TaskBox::Initiated && task_box != TaskBox::Cc {
+        return Some(("TRUE", "TRUE"));
+    }
     match task_box {
         TaskBox::ToSign => Some((
             "t.status = 'IN_PROGRESS' AND t.ready_at IS NOT NULL",
@@ -82,8 +88,21 @@ fn signer_status(task_box: TaskBox) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// Whether a condition asks for the task's current state, or only whether
+/// the viewer would see the task in the box in some state (events of a
+/// task leaving a box are delivered to exactly those viewers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Current,
+    Eligible,
+}
+
 fn personal(task_box: TaskBox) -> String {
-    match signer_status(task_box) {
+    personal_by(task_box, Rule::Current)
+}
+
+fn personal_by(task_box: TaskBox, rule: Rule) -> String {
+    match signer_status(task_box, rule) {
         Some((task, signer)) => format!("{task} AND {PERSON_SIGNER} AND {signer})"),
         None if task_box == TaskBox::Cc => CC.to_owned(),
         // 我发起的 belongs to the enterprise space.
@@ -92,13 +111,17 @@ fn personal(task_box: TaskBox) -> String {
 }
 
 fn enterprise(task_box: TaskBox, admin: bool) -> AppResult<String> {
+    enterprise_by(task_box, admin, Rule::Current)
+}
+
+fn enterprise_by(task_box: TaskBox, admin: bool, rule: Rule) -> AppResult<String> {
     if task_box == TaskBox::Cc {
         return Err(AppError::bad_input(
             "box",
             "CC'd tasks are listed in the personal space (me.tasks)",
         ));
     }
-    let Some((task, signer)) = signer_status(task_box) else {
+    let Some((task, signer)) = signer_status(task_box, rule) else {
         // INITIATED
         return Ok(if admin {
             "t.enterprise_id = $2".to_owned()
@@ -236,6 +259,44 @@ pub async fn find_in(
         Space::Enterprise(_) => enterprise(task_box, admin)?,
     };
     Ok(Task::page_where(conn, &condition, &query).await?.pop())
+}
+
+/// Whether the viewer sees the task in `task_box` of `space` whenever the
+/// task's state puts it there: who hears that it entered or left the box.
+pub async fn eligible(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    space: Space,
+    task_box: TaskBox,
+    id: TaskId,
+) -> AppResult<bool> {
+    let (mut query, admin) = binds(conn, viewer, space).await?;
+    query.task = Some(id);
+    query.limit = 1;
+    let condition = match space {
+        Space::Personal => personal_by(task_box, Rule::Eligible),
+        Space::Enterprise(_) => enterprise_by(task_box, admin, Rule::Eligible)?,
+    };
+    Ok(!Task::page_where(conn, &condition, &query).await?.is_empty())
+}
+
+/// The boxes a signer's side sees a task in, by the task's and the
+/// signer's state: the same rule as `signer_status`, for events.
+pub fn boxes_of(
+    task: TaskStatus,
+    ready: bool,
+    signer: SignerStatus,
+) -> impl Iterator<Item = TaskBox> {
+    [
+        (task == TaskStatus::InProgress && ready && signer == SignerStatus::Pending)
+            .then_some(TaskBox::ToSign),
+        (task == TaskStatus::InProgress && signer == SignerStatus::Signed)
+            .then_some(TaskBox::WaitingForOthers),
+        (task == TaskStatus::Completed).then_some(TaskBox::Completed),
+        (task == TaskStatus::Voided).then_some(TaskBox::Voided),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The task if the viewer sees it from its personal space or from any

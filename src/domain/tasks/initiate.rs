@@ -256,6 +256,7 @@ fn build(
             fill_error: None,
             created_at: now,
             completed_at: None,
+            all_signed_at: None,
         });
         let mut position = 0;
         for signer in &input.enterprise_signers {

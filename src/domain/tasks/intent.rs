@@ -65,17 +65,7 @@ pub async fn send(
     Ok(sent)
 }
 
-/// Checks and uses up the viewer's code for `task`, inside the caller's
-/// transaction (a wrong try counts even when that transaction rolls back
-/// only if the caller commits it: signing checks in its own step first).
-pub async fn consume(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    viewer: &Viewer,
-    task: TaskId,
-    code: &str,
-) -> AppResult<()> {
-    let wrong = || AppError::bad_input("smsCode", "verification code is wrong or expired");
+fn checked_format(code: &str) -> AppResult<&str> {
     let code = code.trim();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AppError::bad_input(
@@ -83,14 +73,58 @@ pub async fn consume(
             "verification code must be 6 digits",
         ));
     }
+    Ok(code)
+}
+
+fn wrong() -> AppError {
+    AppError::bad_input("smsCode", "verification code is wrong or expired")
+}
+
+/// The keyed hash of a code the viewer gives for `task`: how an attempt
+/// made with it is found again (the code itself is never stored).
+pub fn code_mac(
+    svc: &Services<'_>,
+    task: TaskId,
+    viewer: &Viewer,
+    code: &str,
+) -> AppResult<Vec<u8>> {
+    code_hash(svc, task, viewer, checked_format(code)?)
+}
+
+/// Checks the viewer's live code for `task` in a transaction of its own,
+/// so that a wrong try counts whatever the caller does next; the code
+/// stays unused (`use_up` takes it with the change it authorises).
+pub async fn check(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    task: TaskId,
+    code: &str,
+) -> AppResult<Vec<u8>> {
+    let mac = code_mac(svc, task, viewer, code)?;
     let now = svc.clock.now();
-    let stored = SigningCode::count_attempt(conn, task, viewer.user_id, MAX_ATTEMPTS, now)
+    let stored = conn
+        .transaction(async |conn| {
+            SigningCode::count_attempt(conn, task, viewer.user_id, MAX_ATTEMPTS, now).await
+        })
         .await?
         .ok_or_else(wrong)?;
-    if !constant_time_eq(&code_hash(svc, task, viewer, code)?, &stored) {
+    if !constant_time_eq(&mac, &stored) {
         return Err(wrong());
     }
-    if !SigningCode::consume(conn, task, viewer.user_id, now).await? {
+    Ok(mac)
+}
+
+/// Uses up the checked code inside the caller's transaction; a code used
+/// or replaced meanwhile is refused.
+pub async fn use_up(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    task: TaskId,
+    mac: &[u8],
+) -> AppResult<()> {
+    if !SigningCode::consume(conn, task, viewer.user_id, mac, svc.clock.now()).await? {
         return Err(wrong());
     }
     Ok(())

@@ -11,10 +11,12 @@ use crate::db::ids::TaskId;
 use crate::db::outbox::SmsMessage;
 use crate::db::quota::Quota;
 use crate::db::tasks::{Signer, Task};
+use crate::domain::tasks::events::{self, Happened, Snapshot};
 use crate::domain::tasks::inbox::{self, Space, TaskBox};
 use crate::domain::tasks::parties;
 use crate::domain::{RequestMeta, Services, Viewer, audit};
 use crate::error::{AppError, AppResult};
+use crate::events::TaskEventKind;
 use crate::notify::texts;
 
 pub const MAX_TASKS_PER_CALL: usize = 100;
@@ -121,6 +123,7 @@ pub async fn revoke(
             let now = svc.clock.now();
             for task in &tasks {
                 Task::void(conn, task.id, VoidReason::Revoked, Some(reason), now).await?;
+                voided(conn, svc, task, &signers, Vec::new(), now).await?;
                 let own: Vec<&Signer> = signers.iter().filter(|s| s.task_id == task.id).collect();
                 let refunded = !own.iter().any(|s| s.status == SignerStatus::Signed)
                     && Quota::refund_task(
@@ -156,6 +159,34 @@ pub async fn revoke(
         .await?;
     svc.outbox.wake();
     Ok(result)
+}
+
+/// Publishes that `task` was voided (it moved to every side's VOIDED box).
+async fn voided(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    task: &Task,
+    signers: &[Signer],
+    mut happened: Vec<Happened>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let before = Snapshot::of(task, signers);
+    let mut after = task.clone();
+    after.status = TaskStatus::Voided;
+    happened.push(Happened {
+        kind: TaskEventKind::TaskVoided,
+        signer: None,
+    });
+    events::publish(
+        conn,
+        svc,
+        task.id,
+        happened,
+        &before,
+        &Snapshot::of(&after, signers),
+        at,
+    )
+    .await
 }
 
 fn checked_reason(reason: &str) -> AppResult<&str> {
@@ -207,6 +238,32 @@ pub async fn refuse(
             let now = svc.clock.now();
             Signer::refuse(conn, signer.id, reason, now).await?;
             Task::void(conn, task.id, VoidReason::Refused, Some(reason), now).await?;
+            let mut after_signers = signers.clone();
+            for s in after_signers.iter_mut().filter(|s| s.id == signer.id) {
+                s.status = SignerStatus::Refused;
+            }
+            let before = Snapshot::of(&task, &signers);
+            let mut after = task.clone();
+            after.status = TaskStatus::Voided;
+            events::publish(
+                conn,
+                svc,
+                task.id,
+                vec![
+                    Happened {
+                        kind: TaskEventKind::SignerRefused,
+                        signer: Some(signer.id),
+                    },
+                    Happened {
+                        kind: TaskEventKind::TaskVoided,
+                        signer: None,
+                    },
+                ],
+                &before,
+                &Snapshot::of(&after, &after_signers),
+                now,
+            )
+            .await?;
             let who = match signer.enterprise_id {
                 Some(enterprise) => Enterprise::find(conn, enterprise).await?.name,
                 None => signer.person_name.clone().unwrap_or_default(),
@@ -296,8 +353,11 @@ pub async fn expire_pass(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> Ap
     conn.transaction(async |conn| {
         let now = svc.clock.now();
         let due = Task::claim_expired(conn, now, EXPIRY_PASS).await?;
+        let ids: Vec<TaskId> = due.iter().map(|t| t.id).collect();
+        let signers = Signer::of_tasks(conn, &ids).await?;
         for task in &due {
             Task::void(conn, task.id, VoidReason::Expired, None, now).await?;
+            voided(conn, svc, task, &signers, Vec::new(), now).await?;
             record(
                 conn,
                 svc,

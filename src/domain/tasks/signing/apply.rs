@@ -1,0 +1,285 @@
+//! The third phase of signing, one transaction: the documents move to
+//! their signed versions, the evidence is recorded, the signer's turn and
+//! the signing order advance, the next signers are told, and the events
+//! go out with the commit.
+
+use std::collections::{BTreeMap, HashSet};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::certificates::Certificate;
+use crate::db::enterprises::Enterprise;
+use crate::db::enums::{AttemptStatus, PartyKind, SignOrder, SignerStatus, TaskStatus};
+use crate::db::files::StoredFile;
+use crate::db::ids::{AttemptId, EvidenceId, SignerId};
+use crate::db::outbox::SmsMessage;
+use crate::db::signing::{Attempt, Evidence};
+use crate::db::tasks::{Document, Signer, Task};
+use crate::db::templates::Layout;
+use crate::domain::tasks::events::{self, Happened, Snapshot};
+use crate::domain::tasks::initiate::VALUES_CONTEXT;
+use crate::domain::tasks::signing::SignedRevision;
+use crate::domain::tasks::signing::stamping::open_plan;
+use crate::domain::{Services, audit};
+use crate::error::{AppError, AppResult};
+use crate::events::TaskEventKind;
+use crate::notify::texts;
+
+/// Applies a SIGNED attempt; returns it APPLIED, back to PREPARED when a
+/// document moved on meanwhile (to be signed again over the new version),
+/// ABANDONED when the signer's turn ended meanwhile, or as another
+/// process left it.
+pub async fn apply(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    id: AttemptId,
+) -> AppResult<Attempt> {
+    let woke = conn
+        .transaction(async |conn| {
+            let attempt = Attempt::lock(conn, id).await?;
+            if attempt.status != AttemptStatus::Signed {
+                return Ok(false);
+            }
+            let now = svc.clock.now();
+            let task = Task::lock_many(conn, &[attempt.task_id])
+                .await?
+                .pop()
+                .ok_or(AppError::NotFound("task"))?;
+            let signers = Signer::of_tasks(conn, &[task.id]).await?;
+            let signer = signers
+                .iter()
+                .find(|s| s.id == attempt.signer_id)
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("a signer vanished")))?;
+            if task.status != TaskStatus::InProgress || signer.status != SignerStatus::Pending {
+                Attempt::set_status(
+                    conn,
+                    id,
+                    AttemptStatus::Abandoned,
+                    Some("the task or the signer's turn ended before the signature was applied"),
+                    now,
+                )
+                .await?;
+                return Ok(false);
+            }
+            let revisions: Vec<SignedRevision> =
+                serde_json::from_value(attempt.revisions.clone().unwrap_or_default())
+                    .map_err(AppError::internal)?;
+            let documents = Document::of_tasks(conn, &[task.id]).await?;
+            let moved = revisions.iter().any(|r| {
+                documents
+                    .iter()
+                    .find(|d| d.id == r.document)
+                    .is_none_or(|d| d.file_id != Some(r.before_file))
+            });
+            if moved {
+                Attempt::set_status(conn, id, AttemptStatus::Prepared, None, now).await?;
+                return Ok(false);
+            }
+            let certificate = Certificate::find(conn, attempt.certificate_id).await?;
+            let mut evidence = Vec::with_capacity(revisions.len());
+            for revision in &revisions {
+                let Some(document) = documents.iter().find(|d| d.id == revision.document) else {
+                    continue;
+                };
+                let file = StoredFile::insert(
+                    conn,
+                    &revision.after_sha256,
+                    &document.name,
+                    "application/pdf",
+                    revision.size,
+                    Some(attempt.user_id),
+                )
+                .await?;
+                Document::set_file(
+                    conn,
+                    document.id,
+                    file.id,
+                    document.page_count.unwrap_or(0),
+                    now,
+                )
+                .await?;
+                evidence.push(Evidence {
+                    id: EvidenceId::new(),
+                    attempt_id: attempt.id,
+                    task_id: task.id,
+                    signer_id: signer.id,
+                    document_id: document.id,
+                    user_id: attempt.user_id,
+                    code_mac: attempt.code_mac.clone(),
+                    client_ip: attempt.client_ip.clone(),
+                    user_agent: attempt.user_agent.clone(),
+                    sha256_before: revision.before_sha256.clone(),
+                    sha256_after: revision.after_sha256.clone(),
+                    certificate_serial: certificate.serial_hex.clone(),
+                    signed_at: now,
+                });
+            }
+            Evidence::insert_many(conn, &evidence).await?;
+            merge_values(conn, svc, &task, &attempt).await?;
+
+            let before = Snapshot::of(&task, &signers);
+            let mut happened = Vec::new();
+            let signed_all = own_documents_signed(conn, &task, signer, &documents).await?;
+            let person = (signer.kind == PartyKind::Person).then_some(attempt.user_id);
+            let mut invited = Vec::new();
+            if signed_all {
+                Signer::set_signed(conn, signer.id, person, now).await?;
+                happened.push(Happened {
+                    kind: TaskEventKind::SignerSigned,
+                    signer: Some(signer.id),
+                });
+                let after = Signer::of_tasks(conn, &[task.id]).await?;
+                if after.iter().all(|s| s.status == SignerStatus::Signed) {
+                    Task::set_all_signed(conn, task.id, now).await?;
+                } else if task.sign_order == SignOrder::Sequential {
+                    invited = next_step(&after);
+                    Signer::set_status(conn, &invited, SignerStatus::Pending).await?;
+                    for id in &invited {
+                        happened.push(Happened {
+                            kind: TaskEventKind::SignerPending,
+                            signer: Some(*id),
+                        });
+                    }
+                }
+            } else if let Some(user) = person {
+                Signer::link_user(conn, signer.id, user).await?;
+            }
+            invite(conn, svc, &task, &signers, &invited).await?;
+            audit::record(
+                conn,
+                svc,
+                audit::Entry {
+                    enterprise: Some(task.enterprise_id.0),
+                    actor: Some(attempt.user_id),
+                    action: "task.sign",
+                    target_type: "signing_task",
+                    target_id: Some(task.id.to_string()),
+                    details: serde_json::json!({
+                        "signer": signer.id.to_string(),
+                        "documents": revisions.iter().map(|r| r.document.to_string()).collect::<Vec<_>>(),
+                        "certificateSerial": certificate.serial_hex,
+                        "signerDone": signed_all,
+                    }),
+                    client_ip: Some(&attempt.client_ip),
+                },
+            )
+            .await?;
+            Attempt::set_status(conn, id, AttemptStatus::Applied, None, now).await?;
+            let task_after = Task::find(conn, task.id)
+                .await?
+                .ok_or(AppError::NotFound("task"))?;
+            let signers_after = Signer::of_tasks(conn, &[task.id]).await?;
+            events::publish(
+                conn,
+                svc,
+                task.id,
+                happened,
+                &before,
+                &Snapshot::of(&task_after, &signers_after),
+                now,
+            )
+            .await?;
+            Ok::<_, AppError>(!invited.is_empty())
+        })
+        .await?;
+    if woke {
+        svc.outbox.wake();
+    }
+    Ok(Attempt::find(conn, id).await?)
+}
+
+/// Whether the signer has now signed every document its role appears in.
+async fn own_documents_signed(
+    conn: &mut AsyncPgConnection,
+    task: &Task,
+    signer: &Signer,
+    documents: &[Document],
+) -> AppResult<bool> {
+    let templates: Vec<_> = documents.iter().map(|d| d.template_id).collect();
+    let roles = Layout::role_keys(conn, &templates).await?;
+    let signed: HashSet<_> = Evidence::of_tasks(conn, &[task.id])
+        .await?
+        .into_iter()
+        .filter(|e| e.signer_id == signer.id)
+        .map(|e| e.document_id)
+        .collect();
+    Ok(documents
+        .iter()
+        .filter(|d| {
+            roles
+                .iter()
+                .any(|(t, key)| *t == d.template_id && *key == signer.role_key)
+        })
+        .all(|d| signed.contains(&d.id)))
+}
+
+/// In SEQUENTIAL order: the waiting signers of the lowest step not yet
+/// finished, once every signer of the steps before it has signed.
+fn next_step(signers: &[Signer]) -> Vec<SignerId> {
+    let Some(step) = signers
+        .iter()
+        .filter(|s| s.status != SignerStatus::Signed)
+        .map(|s| s.step)
+        .min()
+    else {
+        return Vec::new();
+    };
+    signers
+        .iter()
+        .filter(|s| s.step == step && s.status == SignerStatus::Waiting)
+        .map(|s| s.id)
+        .collect()
+}
+
+/// The person among the newly pending signers gets the signing link.
+async fn invite(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    task: &Task,
+    signers: &[Signer],
+    invited: &[SignerId],
+) -> AppResult<()> {
+    let people: Vec<&Signer> = signers
+        .iter()
+        .filter(|s| invited.contains(&s.id) && s.kind == PartyKind::Person)
+        .collect();
+    if people.is_empty() {
+        return Ok(());
+    }
+    let initiator = Enterprise::find(conn, task.enterprise_id).await?;
+    for signer in people {
+        if let Some(phone) = &signer.person_phone {
+            let link = format!("{}/tasks/{}", svc.config.public_base_url(), task.id);
+            let body = texts::signing_invitation(&initiator.name, &task.title, &link);
+            SmsMessage::enqueue(conn, phone, &body, false, task.deadline).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The values the signer completed join the task's (sealed) values.
+async fn merge_values(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    task: &Task,
+    attempt: &Attempt,
+) -> AppResult<()> {
+    let plan = open_plan(svc, attempt)?;
+    if plan.values.is_empty() {
+        return Ok(());
+    }
+    let mut values: BTreeMap<String, String> = serde_json::from_slice(
+        &svc.keys
+            .open(&task.values_enc, VALUES_CONTEXT)
+            .map_err(AppError::internal)?,
+    )
+    .map_err(AppError::internal)?;
+    values.extend(plan.values);
+    let json = serde_json::to_vec(&values).map_err(AppError::internal)?;
+    let sealed = svc
+        .keys
+        .seal(&json, VALUES_CONTEXT)
+        .map_err(AppError::internal)?;
+    Task::set_values(conn, task.id, &sealed).await?;
+    Ok(())
+}

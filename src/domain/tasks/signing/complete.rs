@@ -1,0 +1,161 @@
+//! After the last signature: each document gets its LTV data and a
+//! document timestamp (PAdES B-LT), the task becomes COMPLETED, the
+//! employee is told by SMS where to download the contract (free), the
+//! initiator hears of it, and the regulator's report is queued, all in
+//! one transaction with the events.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::enterprises::Enterprise;
+use crate::db::enums::{PartyKind, TaskStatus};
+use crate::db::files::StoredFile;
+use crate::db::ids::{DocumentId, FileId, TaskId};
+use crate::db::outbox::SmsMessage;
+use crate::db::signing::queue_regulator_report;
+use crate::db::tasks::{Document, Signer, Task};
+use crate::db::users::User;
+use crate::domain::tasks::events::{self, Happened, Snapshot};
+use crate::domain::{Services, audit, pdf_signatures};
+use crate::error::{AppError, AppResult};
+use crate::events::TaskEventKind;
+use crate::notify::texts;
+
+struct Finished {
+    document: DocumentId,
+    before: FileId,
+    sha256: String,
+    size: i64,
+}
+
+/// Completes `task` if every signer has signed and it is not completed
+/// yet; does nothing otherwise (so retries and the job may call it).
+pub async fn complete(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    task: TaskId,
+) -> AppResult<()> {
+    let Some(found) = Task::find(conn, task).await? else {
+        return Ok(());
+    };
+    if found.status != TaskStatus::InProgress || found.all_signed_at.is_none() {
+        return Ok(());
+    }
+    let mut finished = Vec::new();
+    for document in Document::of_tasks(conn, &[task]).await? {
+        let before = document
+            .file_id
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("an unfilled document")))?;
+        let file = StoredFile::find(conn, before).await?;
+        let store = svc.storage.clone();
+        let pdf = tokio::task::spawn_blocking(move || store.get(&file.sha256))
+            .await?
+            .map_err(AppError::internal)?;
+        let done = pdf_signatures::complete(conn, svc, pdf).await?;
+        let size = i64::try_from(done.len()).map_err(AppError::internal)?;
+        let store = svc.storage.clone();
+        let sha256 = tokio::task::spawn_blocking(move || store.put(&done))
+            .await?
+            .map_err(AppError::internal)?;
+        finished.push(Finished {
+            document: document.id,
+            before,
+            sha256,
+            size,
+        });
+    }
+    let told = conn
+        .transaction(async |conn| {
+            let Some(task) = Task::lock_many(conn, &[task]).await?.pop() else {
+                return Ok(false);
+            };
+            let documents = Document::of_tasks(conn, &[task.id]).await?;
+            let unchanged = finished.iter().all(|f| {
+                documents
+                    .iter()
+                    .any(|d| d.id == f.document && d.file_id == Some(f.before))
+            });
+            if task.status != TaskStatus::InProgress || !unchanged {
+                return Ok(false);
+            }
+            let now = svc.clock.now();
+            for (finished, document) in finished
+                .iter()
+                .filter_map(|f| Some((f, documents.iter().find(|d| d.id == f.document)?)))
+            {
+                let file = StoredFile::insert(
+                    conn,
+                    &finished.sha256,
+                    &document.name,
+                    "application/pdf",
+                    finished.size,
+                    None,
+                )
+                .await?;
+                Document::set_file(
+                    conn,
+                    document.id,
+                    file.id,
+                    document.page_count.unwrap_or(0),
+                    now,
+                )
+                .await?;
+            }
+            let signers = Signer::of_tasks(conn, &[task.id]).await?;
+            let before = Snapshot::of(&task, &signers);
+            Task::complete(conn, task.id, now).await?;
+            let initiator = Enterprise::find(conn, task.enterprise_id).await?;
+            let link = format!("{}/tasks/{}", svc.config.public_base_url(), task.id);
+            for signer in signers.iter().filter(|s| s.kind == PartyKind::Person) {
+                if let Some(phone) = &signer.person_phone {
+                    let body = texts::contract_concluded(&initiator.name, &task.title, &link);
+                    SmsMessage::enqueue(conn, phone, &body, false, None).await?;
+                }
+            }
+            let initiated_by = User::find(conn, task.initiated_by).await?;
+            SmsMessage::enqueue(
+                conn,
+                &initiated_by.phone,
+                &texts::task_completed(&task.title),
+                false,
+                None,
+            )
+            .await?;
+            queue_regulator_report(conn, task.id, task.enterprise_id).await?;
+            audit::record(
+                conn,
+                svc,
+                audit::Entry {
+                    enterprise: Some(task.enterprise_id.0),
+                    actor: None,
+                    action: "task.complete",
+                    target_type: "signing_task",
+                    target_id: Some(task.id.to_string()),
+                    details: serde_json::json!({ "documents": finished.len() }),
+                    client_ip: None,
+                },
+            )
+            .await?;
+            let after = Task::find(conn, task.id)
+                .await?
+                .ok_or(AppError::NotFound("task"))?;
+            events::publish(
+                conn,
+                svc,
+                task.id,
+                vec![Happened {
+                    kind: TaskEventKind::TaskCompleted,
+                    signer: None,
+                }],
+                &before,
+                &Snapshot::of(&after, &signers),
+                now,
+            )
+            .await?;
+            Ok::<_, AppError>(true)
+        })
+        .await?;
+    if told {
+        svc.outbox.wake();
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The second phase of signing: each planned document signed in a new
+//! revision over its current version (seals at their slots, the date
+//! seal, the cross-page seal, completed values, then the PAdES B-T
+//! signature), put in the blob store by hash and noted on the attempt.
+
+use std::collections::HashMap;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use crate::db::enums::AttemptStatus;
+use crate::db::files::StoredFile;
+use crate::db::signing::Attempt;
+use crate::db::tasks::Document;
+use crate::domain::Services;
+use crate::domain::pdf_signatures::{self, Placement};
+use crate::domain::tasks::signing::{
+    DocumentPlan, PLAN_CONTEXT, SignedRevision, SigningPlan, StampImage, StampPlan,
+};
+use crate::error::{AppError, AppResult};
+use crate::pdf::fill::OwnedFieldText;
+use crate::pdf::stamp::{self, Stamp};
+
+pub fn open_plan(svc: &Services<'_>, attempt: &Attempt) -> AppResult<SigningPlan> {
+    let json = svc
+        .keys
+        .open(&attempt.plan_enc, PLAN_CONTEXT)
+        .map_err(AppError::internal)?;
+    serde_json::from_slice(&json).map_err(AppError::internal)
+}
+
+async fn blob(svc: &Services<'_>, sha256: &str) -> AppResult<Vec<u8>> {
+    let store = svc.storage.clone();
+    let sha256 = sha256.to_owned();
+    tokio::task::spawn_blocking(move || store.get(&sha256))
+        .await?
+        .map_err(AppError::internal)
+}
+
+/// The widgets of one document's signature, built from the plan and the
+/// seal images (by hash).
+fn placement(plan: DocumentPlan, images: &HashMap<String, Vec<u8>>) -> AppResult<Placement> {
+    let drawn: Vec<(usize, Vec<u8>, &StampPlan)> = plan
+        .stamps
+        .iter()
+        .map(|s| {
+            let png = match &s.image {
+                StampImage::Seal { sha256, .. } => {
+                    images.get(sha256).cloned().ok_or_else(|| {
+                        AppError::internal(anyhow::anyhow!("a seal image is missing"))
+                    })?
+                }
+                StampImage::Date { text } => {
+                    crate::seal_images::date_seal(text).map_err(AppError::internal)?
+                }
+            };
+            Ok((s.page, png, s))
+        })
+        .collect::<AppResult<_>>()?;
+    let mut appearances = Vec::with_capacity(drawn.len());
+    for (page, png, s) in &drawn {
+        let appearance = stamp::appearance(&[Stamp {
+            png,
+            x: s.x,
+            y: s.y,
+            width: s.width,
+            height: s.height,
+        }])
+        .map_err(AppError::internal)?;
+        appearances.push((*page, appearance));
+    }
+    if let Some(cross) = &plan.cross_page {
+        let png = images
+            .get(&cross.sha256)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a seal image is missing")))?;
+        appearances.extend(
+            stamp::cross_page(png, &cross.pages, cross.y, cross.size)
+                .map_err(AppError::internal)?,
+        );
+    }
+    let mut appearances = appearances.into_iter();
+    let (page, appearance) = match appearances.next() {
+        Some((page, appearance)) => (page, Some(appearance)),
+        None => (0, None),
+    };
+    Ok(Placement {
+        field_name: plan.field_name,
+        page,
+        appearance,
+        stamps: appearances.collect(),
+        texts: plan
+            .texts
+            .into_iter()
+            .map(|t| OwnedFieldText {
+                key: t.key,
+                page: t.page,
+                x: t.x,
+                y: t.y,
+                width: t.width,
+                height: t.height,
+                font_size: t.font_size,
+                text: t.text,
+            })
+            .collect(),
+    })
+}
+
+/// Signs every document of the attempt over its current version and
+/// records the results (SIGNED); returns the attempt as it now stands.
+pub async fn sign_documents(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    attempt: &Attempt,
+) -> AppResult<Attempt> {
+    let plan = open_plan(svc, attempt)?;
+    let documents = Document::of_tasks(conn, &[attempt.task_id]).await?;
+    let mut images: HashMap<String, Vec<u8>> = HashMap::new();
+    for document in &plan.documents {
+        let hashes = document
+            .stamps
+            .iter()
+            .filter_map(|s| match &s.image {
+                StampImage::Seal { sha256, .. } => Some(sha256.clone()),
+                StampImage::Date { .. } => None,
+            })
+            .chain(document.cross_page.iter().map(|c| c.sha256.clone()));
+        for sha256 in hashes {
+            if let std::collections::hash_map::Entry::Vacant(entry) = images.entry(sha256) {
+                let png = blob(svc, entry.key()).await?;
+                entry.insert(png);
+            }
+        }
+    }
+    let mut revisions = Vec::with_capacity(plan.documents.len());
+    for document_plan in plan.documents {
+        let document = documents
+            .iter()
+            .find(|d| d.id == document_plan.document)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a document vanished")))?;
+        let before_file = document
+            .file_id
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("an unfilled document")))?;
+        let before = StoredFile::find(conn, before_file).await?;
+        let pdf = blob(svc, &before.sha256).await?;
+        let id = document_plan.document;
+        let widgets = placement(document_plan, &images)?;
+        let signed = pdf_signatures::sign(conn, svc, pdf, attempt.certificate_id, widgets).await?;
+        let size = i64::try_from(signed.len()).map_err(AppError::internal)?;
+        let store = svc.storage.clone();
+        let after_sha256 = tokio::task::spawn_blocking(move || store.put(&signed))
+            .await?
+            .map_err(AppError::internal)?;
+        revisions.push(SignedRevision {
+            document: id,
+            before_file,
+            before_sha256: before.sha256,
+            after_sha256,
+            size,
+        });
+    }
+    let revisions = serde_json::to_value(&revisions).map_err(AppError::internal)?;
+    let now = svc.clock.now();
+    let id = attempt.id;
+    conn.transaction(async |conn| {
+        let current = Attempt::lock(conn, id).await?;
+        if current.status != AttemptStatus::Prepared {
+            // Someone else carried it on meanwhile; theirs stands.
+            return Ok(current);
+        }
+        Attempt::set_signed(conn, id, &revisions, now).await?;
+        Ok::<_, AppError>(Attempt::find(conn, id).await?)
+    })
+    .await
+}

@@ -1,0 +1,299 @@
+//! Signing tasks, part 2: signing in order with intent codes, one-click
+//! and explicit placements, values the signer completes, partial
+//! submission, parallel signers, retries and crashes, completion with its
+//! notices, and the independent validators on the signed contract.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+
+use crate::handwriting::signature_png;
+use crate::helpers::TestApp;
+use crate::helpers::contracts::{fill_all, grant_quota, labor_values, published_labor_template};
+use crate::helpers::flows::{Certified, certified};
+use crate::helpers::test_app::{Person, error_code, error_field, extract_code};
+use crate::templates::business_type;
+use yuyunqian::db::schema::{files, signature_evidence, signing_attempts, task_documents};
+
+pub const INITIATE: &str = "mutation($i: InitiateBatchInput!) { initiateSigningBatch(input: $i) { tasks { edges { node { id } } } } }";
+pub const SEND_CODE: &str = "mutation($t: ID!) { sendSigningCode(taskId: $t) { sentTo } }";
+pub const SIGN: &str = "mutation($i: SignInput!) { signTask(input: $i) { id status completedAt signers { id kind status signedAt role { key } } documents { id status file { sha256 } } } }";
+const TASK: &str = "query($t: ID!) { task(id: $t) { status signers { status } documents { id status file { sha256 } sealSlots { id sealKind role { key } } } } }";
+
+pub fn ok<'a>(r: &'a Value, field: &str) -> &'a Value {
+    assert!(r.get("errors").is_none(), "{field}: {r}");
+    &r["data"][field]
+}
+
+/// An enterprise, its 劳动合同 template and a person with a handwritten
+/// signature, and one task (the person signs at step 1, the enterprise
+/// at step 2) filled and ready.
+pub struct Scene {
+    pub c: Certified,
+    pub employee: Person,
+    pub task: String,
+}
+
+pub async fn add_signature(t: &TestApp, person: &Person) {
+    let r = t
+        .gql_upload(
+            &person.token,
+            "mutation($i: Upload!) { addHandwrittenSignature(image: $i) { id } }",
+            json!({ "i": null }),
+            &[("i", "signature.png", &signature_png())],
+        )
+        .await;
+    ok(&r, "addHandwrittenSignature");
+}
+
+pub async fn scene(t: &TestApp, admin_phone: &str, employee_phone: &str) -> Scene {
+    let c = certified(t, admin_phone, "郑州签署科技有限公司", "91350100M000100Y43").await;
+    grant_quota(t, &c.enterprise, 5).await;
+    let employee = t
+        .verified_person(employee_phone, "410105199003074537")
+        .await;
+    add_signature(t, &employee).await;
+    let task = initiate(t, &c, employee_phone, "SEQUENTIAL", 1, 2).await;
+    Scene { c, employee, task }
+}
+
+/// One task for 张三 at `employee_phone`; the steps of the person and of
+/// the enterprise.
+pub async fn initiate(
+    t: &TestApp,
+    c: &Certified,
+    employee_phone: &str,
+    order: &str,
+    person_step: i32,
+    enterprise_step: i32,
+) -> String {
+    let bt = business_type(t, &c.admin, &c.enterprise, "劳动合同").await;
+    let template = published_labor_template(t, c).await;
+    let input = json!({
+        "enterpriseId": c.enterprise, "title": "劳动合同签署", "businessTypeId": bt,
+        "templateIds": [template], "signOrder": order,
+        "enterpriseSigners": [{ "roleKey": "employer", "enterpriseId": c.enterprise, "step": enterprise_step }],
+        "personSigner": { "roleKey": "employee", "step": person_step, "canRefuse": true },
+        "rows": [{ "person": { "name": "张三", "phone": employee_phone }, "values": labor_values("张三") }],
+    });
+    let r = t
+        .gql_as(&c.admin.token, INITIATE, json!({ "i": input }))
+        .await;
+    let id = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fill_all(t).await;
+    id
+}
+
+/// A fresh intent code for `person` on `task`.
+pub async fn code_for(t: &TestApp, person: &Person, task: &str) -> String {
+    t.app.clock.advance(chrono::TimeDelta::seconds(61));
+    let r = t
+        .gql_as(&person.token, SEND_CODE, json!({ "t": task }))
+        .await;
+    ok(&r, "sendSigningCode");
+    let sms = t.last_sms(&person.phone).await.unwrap();
+    extract_code(&sms).unwrap()
+}
+
+pub async fn sign(t: &TestApp, person: &Person, input: Value) -> Value {
+    t.gql_as(&person.token, SIGN, json!({ "i": input })).await
+}
+
+/// The current bytes of each document of the task, in order.
+pub async fn documents(t: &TestApp, task: &str) -> Vec<Vec<u8>> {
+    let mut conn = t.conn().await;
+    let id: uuid::Uuid = task.parse().unwrap();
+    let hashes: Vec<String> = task_documents::table
+        .inner_join(files::table.on(files::id.nullable().eq(task_documents::file_id)))
+        .filter(task_documents::task_id.eq(id))
+        .order(task_documents::position.asc())
+        .select(files::sha256)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    hashes
+        .iter()
+        .map(|sha| t.app.storage.get(sha).unwrap())
+        .collect()
+}
+
+/// (field name, is a document timestamp) of each signature in the file.
+pub fn signatures(pdf: &[u8]) -> Vec<String> {
+    let document =
+        yuyunqian::pdf::input::load(pdf, &yuyunqian::pdf::input::Limits::default()).unwrap();
+    yuyunqian::pdf::signatures::find(&document)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.field)
+        .collect()
+}
+
+async fn evidence_count(t: &TestApp, task: &str) -> i64 {
+    let mut conn = t.conn().await;
+    let id: uuid::Uuid = task.parse().unwrap();
+    signature_evidence::table
+        .filter(signature_evidence::task_id.eq(id))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+}
+
+fn statuses(task: &Value) -> Vec<&str> {
+    task["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_person_then_the_enterprise_sign_and_the_contract_completes() {
+    let t = TestApp::spawn().await;
+    let s = scene(&t, "13800020001", "13500020001").await;
+    let filled = documents(&t, &s.task).await.remove(0);
+
+    // The enterprise's turn comes second.
+    let r = t
+        .gql_as(&s.c.admin.token, SEND_CODE, json!({ "t": s.task }))
+        .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+
+    let code = code_for(&t, &s.employee, &s.task).await;
+    // The phone field is left to the employee: required.
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": code }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    assert_eq!(error_field(&r), "fieldValues.employee_phone");
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "12345" } }),
+    )
+    .await;
+    assert_eq!(error_field(&r), "fieldValues.employee_phone", "{r}");
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": wrong, "fieldValues": { "employee_phone": "13500020001" } }),
+    )
+    .await;
+    assert_eq!(error_field(&r), "smsCode", "{r}");
+    assert_eq!(
+        documents(&t, &s.task).await[0],
+        filled,
+        "nothing signed yet"
+    );
+
+    // The refusals above left the code usable.
+    let input = json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020001" } });
+    let r = sign(&t, &s.employee, input.clone()).await;
+    let task = ok(&r, "signTask");
+    assert_eq!(task["status"], "IN_PROGRESS");
+    assert_eq!(statuses(task), ["PENDING", "SIGNED"], "{task}");
+    let signed_once = documents(&t, &s.task).await.remove(0);
+    assert!(signed_once.starts_with(&filled), "an incremental revision");
+    assert_eq!(signatures(&signed_once).len(), 1);
+    // A double submit with the same code: the same result, no second signature.
+    let again = sign(&t, &s.employee, input).await;
+    assert_eq!(ok(&again, "signTask")["signers"], task["signers"]);
+    assert_eq!(documents(&t, &s.task).await[0], signed_once);
+    assert_eq!(evidence_count(&t, &s.task).await, 1);
+
+    // The employer: one click puts its official seal and the date.
+    let code = code_for(&t, &s.c.admin, &s.task).await;
+    let r = sign(
+        &t,
+        &s.c.admin,
+        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
+    )
+    .await;
+    let task = ok(&r, "signTask");
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert!(task["completedAt"].is_string());
+    assert_eq!(task["documents"][0]["status"], "COMPLETED");
+    assert_eq!(statuses(task), ["SIGNED", "SIGNED"]);
+    let completed = documents(&t, &s.task).await.remove(0);
+    assert!(completed.starts_with(&signed_once));
+    let fields = signatures(&completed);
+    assert_eq!(
+        fields.len(),
+        3,
+        "two signatures and the document timestamp: {fields:?}"
+    );
+    assert_eq!(evidence_count(&t, &s.task).await, 2);
+
+    // Our verifier, through the API, passes the contract.
+    let r = t
+        .gql_upload(
+            "",
+            "mutation($f: Upload!) { verifyDocument(file: $f) { verdict platformDocument signatures { verdict documentTimestamp signerName } } }",
+            json!({ "f": null }),
+            &[("f", "contract.pdf", &completed)],
+        )
+        .await;
+    let report = ok(&r, "verifyDocument");
+    assert_eq!(report["verdict"], "TOTAL_PASSED", "{report}");
+    assert_eq!(report["platformDocument"], true);
+    let signers: Vec<&str> = report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["documentTimestamp"] == false)
+        .map(|s| s["signerName"].as_str().unwrap())
+        .collect();
+    assert_eq!(signers, ["张三", "郑州签署科技有限公司"], "{report}");
+
+    // The employee hears that the contract is concluded, the regulator's
+    // report is queued, the evidence names each signature's certificate.
+    let sms = t.last_sms("13500020001").await.unwrap();
+    assert!(sms.contains("已签署完成") && sms.contains("免费"), "{sms}");
+    assert!(sms.contains(&format!("/tasks/{}", s.task)), "{sms}");
+    let mut conn = t.conn().await;
+    let id: uuid::Uuid = s.task.parse().unwrap();
+    let reports: i64 = yuyunqian::db::schema::regulator_reports::table
+        .filter(yuyunqian::db::schema::regulator_reports::task_id.eq(id))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(reports, 1);
+    let evidence: Vec<(String, String, String, String)> = signature_evidence::table
+        .filter(signature_evidence::task_id.eq(id))
+        .order(signature_evidence::signed_at.asc())
+        .select((
+            signature_evidence::sha256_before,
+            signature_evidence::sha256_after,
+            signature_evidence::certificate_serial,
+            signature_evidence::client_ip,
+        ))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(evidence.len(), 2);
+    assert_eq!(
+        evidence[0].1, evidence[1].0,
+        "each signed over the last version"
+    );
+    assert_ne!(
+        evidence[0].2, evidence[1].2,
+        "each with its own certificate"
+    );
+    assert!(evidence.iter().all(|e| !e.3.is_empty()));
+    let attempts: Vec<String> = signing_attempts::table
+        .filter(signing_attempts::task_id.eq(id))
+        .select(signing_attempts::status)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(attempts, ["APPLIED", "APPLIED"]);
+}
