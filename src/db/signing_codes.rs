@@ -68,6 +68,24 @@ impl SigningCode {
         .optional()
     }
 
+    /// Takes back the try `count_attempt` counted: only wrong tries count.
+    pub async fn uncount_attempt(
+        conn: &mut AsyncPgConnection,
+        task: TaskId,
+        user: UserId,
+    ) -> QueryResult<()> {
+        diesel::update(
+            signing_codes::table
+                .filter(signing_codes::task_id.eq(task))
+                .filter(signing_codes::user_id.eq(user))
+                .filter(signing_codes::attempts.gt(0)),
+        )
+        .set(signing_codes::attempts.eq(signing_codes::attempts - 1))
+        .execute(conn)
+        .await
+        .map(drop)
+    }
+
     /// Uses the code with this hash up; false when it was used already or
     /// replaced by a newer one.
     pub async fn consume(

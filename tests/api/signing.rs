@@ -297,3 +297,380 @@ async fn the_person_then_the_enterprise_sign_and_the_contract_completes() {
         .unwrap();
     assert_eq!(attempts, ["APPLIED", "APPLIED"]);
 }
+
+async fn task(t: &TestApp, person: &Person, id: &str) -> Value {
+    let r = t.gql_as(&person.token, TASK, json!({ "t": id })).await;
+    ok(&r, "task").clone()
+}
+
+/// Signature widgets in the file (each stamp, slice and completed value).
+fn widgets(pdf: &[u8]) -> usize {
+    let document = lopdf::Document::load_mem(pdf).unwrap();
+    document
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter(|d| d.get(b"Subtype").and_then(|s| s.as_name()).ok() == Some(b"Widget".as_slice()))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_calls_name_their_cause_and_sign_nothing() {
+    let t = TestApp::spawn().await;
+    let s = scene(&t, "13800020101", "13500020101").await;
+    let filled = documents(&t, &s.task).await.remove(0);
+    let view = task(&t, &s.c.admin, &s.task).await;
+    let document = view["documents"][0]["id"].as_str().unwrap().to_owned();
+    let slot = |role: &str| {
+        view["documents"][0]["sealSlots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["role"]["key"] == role && s["sealKind"] != "DATE")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let seals = t
+        .gql_as(
+            &s.c.admin.token,
+            "query($e: ID!) { enterprise(id: $e) { seals { id kind } } }",
+            json!({ "e": s.c.enterprise }),
+        )
+        .await;
+    let official = ok(&seals, "enterprise")["seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "OFFICIAL")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mine = t
+        .gql_as(&s.employee.token, "{ me { seals { id kind } } }", json!({}))
+        .await;
+    let handwritten = ok(&mine, "me")["seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "HANDWRITTEN")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A stranger does not learn that the task exists.
+    let stranger = t.verified_person("13800020102", "41010519900307123X").await;
+    let r = sign(
+        &t,
+        &stranger,
+        json!({ "taskId": s.task, "smsCode": "123456" }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "NOT_FOUND", "{r}");
+
+    let code = code_for(&t, &s.employee, &s.task).await;
+    let phone = json!({ "employee_phone": "13500020101" });
+    let refused = [
+        (
+            json!([{ "documentId": document, "slotId": slot("employer"), "sealId": handwritten }]),
+            "placements[0].slotId",
+        ),
+        (
+            json!([{ "documentId": document, "slotId": slot("employee"), "sealId": official }]),
+            "placements[0].sealId",
+        ),
+        (
+            json!([{ "documentId": document, "sealId": handwritten, "page": 1, "x": 9000.0, "y": 10.0 }]),
+            "placements[0].x",
+        ),
+        (
+            json!([{ "documentId": document, "sealId": handwritten, "page": 1 }]),
+            "placements[0].page",
+        ),
+        (
+            json!([{ "documentId": uuid::Uuid::new_v4().to_string(), "sealId": handwritten }]),
+            "placements[0].documentId",
+        ),
+    ];
+    for (placements, field) in refused {
+        let r = sign(
+            &t,
+            &s.employee,
+            json!({ "taskId": s.task, "smsCode": code, "fieldValues": phone, "placements": placements }),
+        )
+        .await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+        assert_eq!(error_field(&r), field, "{r}");
+    }
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": code, "fieldValues": phone, "documentIds": [uuid::Uuid::new_v4().to_string()] }),
+    )
+    .await;
+    assert_eq!(error_field(&r), "documentIds[0]", "{r}");
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "job_title": "经理" } }),
+    )
+    .await;
+    assert_eq!(error_field(&r), "fieldValues.job_title", "{r}");
+    assert_eq!(documents(&t, &s.task).await[0], filled);
+
+    // The slot takes the chosen seal, and a free placement adds another:
+    // the slot, the free seal and the completed phone are three widgets.
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({
+            "taskId": s.task, "smsCode": code, "fieldValues": phone,
+            "placements": [
+                { "documentId": document, "slotId": slot("employee"), "sealId": handwritten },
+                { "documentId": document, "sealId": handwritten, "page": 1, "x": 300.0, "y": 500.0 },
+            ],
+        }),
+    )
+    .await;
+    ok(&r, "signTask");
+    let signed = documents(&t, &s.task).await.remove(0);
+    assert_eq!(widgets(&filled), 0);
+    assert_eq!(widgets(&signed), 3);
+    assert_eq!(signatures(&signed).len(), 1);
+
+    // The code is used up: another call with it is a new signing that
+    // needs a new code (the person has signed anyway).
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": wrong_code(&code) }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+
+    // An enterprise made to recertify cannot sign; once certified again it can.
+    let mut conn = t.conn().await;
+    let enterprise: uuid::Uuid = s.c.enterprise.parse().unwrap();
+    diesel::sql_query("UPDATE enterprises SET status = 'RECERTIFICATION_REQUIRED' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(enterprise)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let r = t
+        .gql_as(&s.c.admin.token, SEND_CODE, json!({ "t": s.task }))
+        .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    diesel::sql_query("UPDATE enterprises SET status = 'CERTIFIED' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(enterprise)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let code = code_for(&t, &s.c.admin, &s.task).await;
+    // Revoked meanwhile: the code cannot sign any more.
+    let r = t
+        .gql_as(
+            &s.c.admin.token,
+            "mutation($t: [ID!]!) { revokeTasks(taskIds: $t, reason: \"作废\") { status } }",
+            json!({ "t": [s.task] }),
+        )
+        .await;
+    ok(&r, "revokeTasks");
+    let r = sign(
+        &t,
+        &s.c.admin,
+        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "CONFLICT", "{r}");
+    assert_eq!(signatures(&documents(&t, &s.task).await[0]).len(), 1);
+}
+
+fn wrong_code(code: &str) -> &'static str {
+    if code == "111111" { "222222" } else { "111111" }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signers_sharing_a_step_sign_at_once_and_both_signatures_hold() {
+    let t = TestApp::spawn().await;
+    let c = certified(
+        &t,
+        "13800020201",
+        "郑州会签科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    grant_quota(&t, &c.enterprise, 1).await;
+    let employee = t.verified_person("13500020201", "410105199003074537").await;
+    add_signature(&t, &employee).await;
+    let id = initiate(&t, &c, "13500020201", "UNORDERED", 1, 1).await;
+    let view = task(&t, &c.admin, &id).await;
+    assert_eq!(statuses(&view), ["PENDING", "PENDING"]);
+    let person_code = code_for(&t, &employee, &id).await;
+    let admin_code = code_for(&t, &c.admin, &id).await;
+    let (a, b) = tokio::join!(
+        sign(
+            &t,
+            &employee,
+            json!({ "taskId": id, "smsCode": person_code, "fieldValues": { "employee_phone": "13500020201" } }),
+        ),
+        sign(
+            &t,
+            &c.admin,
+            json!({ "taskId": id, "enterpriseId": c.enterprise, "smsCode": admin_code }),
+        ),
+    );
+    ok(&a, "signTask");
+    ok(&b, "signTask");
+    let view = task(&t, &c.admin, &id).await;
+    assert_eq!(view["status"], "COMPLETED", "{view}");
+    let completed = documents(&t, &id).await.remove(0);
+    assert_eq!(signatures(&completed).len(), 3);
+    let mut conn = t.conn().await;
+    let report = yuyunqian::domain::verification::verify_document(
+        &mut conn,
+        &t.app.services(),
+        completed.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.verdict,
+        yuyunqian::pdf::verify::Verdict::TotalPassed,
+        "{report:?}"
+    );
+    assert_eq!(evidence_count(&t, &id).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signer_may_sign_its_documents_one_at_a_time() {
+    let t = TestApp::spawn().await;
+    let c = certified(
+        &t,
+        "13800020301",
+        "郑州分签科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    grant_quota(&t, &c.enterprise, 1).await;
+    let employee = t.verified_person("13500020301", "410105199003074537").await;
+    add_signature(&t, &employee).await;
+    let bt = business_type(&t, &c.admin, &c.enterprise, "劳动合同").await;
+    let first = published_labor_template(&t, &c).await;
+    let second = published_labor_template(&t, &c).await;
+    let input = json!({
+        "enterpriseId": c.enterprise, "title": "入职材料", "businessTypeId": bt,
+        "templateIds": [first, second], "signOrder": "SEQUENTIAL",
+        "enterpriseSigners": [{ "roleKey": "employer", "enterpriseId": c.enterprise, "step": 2 }],
+        "personSigner": { "roleKey": "employee", "step": 1 },
+        "rows": [{ "person": { "name": "张三", "phone": "13500020301" }, "values": labor_values("张三") }],
+    });
+    let r = t
+        .gql_as(&c.admin.token, INITIATE, json!({ "i": input }))
+        .await;
+    let id = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fill_all(&t).await;
+    let view = task(&t, &c.admin, &id).await;
+    let doc = |i: usize| view["documents"][i]["id"].as_str().unwrap().to_owned();
+
+    let code = code_for(&t, &employee, &id).await;
+    let r = sign(
+        &t,
+        &employee,
+        json!({ "taskId": id, "smsCode": code, "documentIds": [doc(0)], "fieldValues": { "employee_phone": "13500020301" } }),
+    )
+    .await;
+    let after = ok(&r, "signTask");
+    assert_eq!(
+        statuses(after),
+        ["WAITING", "PENDING"],
+        "still the person's turn"
+    );
+    let files = documents(&t, &id).await;
+    assert_eq!(signatures(&files[0]).len(), 1);
+    assert_eq!(signatures(&files[1]).len(), 0);
+
+    let code = code_for(&t, &employee, &id).await;
+    let r = sign(
+        &t,
+        &employee,
+        json!({ "taskId": id, "smsCode": code, "documentIds": [doc(0)] }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "CONFLICT", "signed already: {r}");
+    // The phone completed in the first document serves the second.
+    let r = sign(&t, &employee, json!({ "taskId": id, "smsCode": code })).await;
+    let after = ok(&r, "signTask");
+    assert_eq!(statuses(after), ["PENDING", "SIGNED"]);
+    let files = documents(&t, &id).await;
+    assert_eq!(signatures(&files[0]).len(), 1);
+    assert_eq!(signatures(&files[1]).len(), 1);
+    assert_eq!(evidence_count(&t, &id).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_signing_and_applying_leaves_one_signature_after_recovery() {
+    let t = TestApp::with_config(|config| {
+        config.failpoint = Some("signing.before_apply".into());
+    })
+    .await;
+    let s = scene(&t, "13800020401", "13500020401").await;
+    let filled = documents(&t, &s.task).await.remove(0);
+    let code = code_for(&t, &s.employee, &s.task).await;
+    let input = json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020401" } });
+    let r = sign(&t, &s.employee, input.clone()).await;
+    assert_eq!(error_code(&r), "INTERNAL", "{r}");
+    // The signed revision is stored, the state untouched.
+    assert_eq!(documents(&t, &s.task).await[0], filled);
+    assert_eq!(evidence_count(&t, &s.task).await, 0);
+    let view = task(&t, &s.c.admin, &s.task).await;
+    assert_eq!(statuses(&view), ["WAITING", "PENDING"]);
+
+    // Another node (no failpoint): the retry with the same code finishes
+    // the attempt, without a second signature.
+    let healthy = t.second_instance().await;
+    let r = sign(&healthy, &s.employee, input.clone()).await;
+    assert_eq!(statuses(ok(&r, "signTask")), ["PENDING", "SIGNED"]);
+    let signed = documents(&t, &s.task).await.remove(0);
+    assert_eq!(signatures(&signed).len(), 1);
+    assert_eq!(evidence_count(&t, &s.task).await, 1);
+
+    // The enterprise crashes too; nobody retries: the recovery job
+    // finishes the attempt and completes the task.
+    let code = code_for(&t, &s.c.admin, &s.task).await;
+    let r = sign(
+        &t,
+        &s.c.admin,
+        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "INTERNAL", "{r}");
+    let mut conn = healthy.conn().await;
+    let recover = yuyunqian::domain::tasks::signing::recover_pass;
+    assert_eq!(
+        recover(&mut conn, &healthy.app.services()).await.unwrap(),
+        0,
+        "a fresh attempt may still be under way"
+    );
+    // (Each node has its own test clock; this one catches up and passes.)
+    healthy.app.clock.advance(chrono::TimeDelta::minutes(15));
+    assert_eq!(
+        recover(&mut conn, &healthy.app.services()).await.unwrap(),
+        1
+    );
+    let view = task(&t, &s.c.admin, &s.task).await;
+    assert_eq!(view["status"], "COMPLETED", "{view}");
+    let completed = documents(&t, &s.task).await.remove(0);
+    assert!(completed.starts_with(&signed));
+    assert_eq!(signatures(&completed).len(), 3);
+    assert_eq!(evidence_count(&t, &s.task).await, 2);
+    assert_eq!(
+        recover(&mut conn, &healthy.app.services()).await.unwrap(),
+        0
+    );
+}

@@ -92,7 +92,8 @@ pub fn code_mac(
 }
 
 /// Checks the viewer's live code for `task` in a transaction of its own,
-/// so that a wrong try counts whatever the caller does next; the code
+/// so that a wrong try counts whatever the caller does next (a right one
+/// does not: the call may still be refused for its input); the code
 /// stays unused (`use_up` takes it with the change it authorises).
 pub async fn check(
     conn: &mut AsyncPgConnection,
@@ -103,13 +104,22 @@ pub async fn check(
 ) -> AppResult<Vec<u8>> {
     let mac = code_mac(svc, task, viewer, code)?;
     let now = svc.clock.now();
-    let stored = conn
+    let right = conn
         .transaction(async |conn| {
-            SigningCode::count_attempt(conn, task, viewer.user_id, MAX_ATTEMPTS, now).await
+            let Some(stored) =
+                SigningCode::count_attempt(conn, task, viewer.user_id, MAX_ATTEMPTS, now).await?
+            else {
+                return Ok::<_, AppError>(false);
+            };
+            let right = constant_time_eq(&mac, &stored);
+            if right {
+                // A right code with input refused later may be sent again.
+                SigningCode::uncount_attempt(conn, task, viewer.user_id).await?;
+            }
+            Ok(right)
         })
-        .await?
-        .ok_or_else(wrong)?;
-    if !constant_time_eq(&mac, &stored) {
+        .await?;
+    if !right {
         return Err(wrong());
     }
     Ok(mac)

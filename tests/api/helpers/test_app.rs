@@ -48,7 +48,10 @@ pub struct Person {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.app.shutdown.cancel();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        // The blob store is shared with second instances; its owner clears it.
+        if self._db.is_some() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
@@ -63,9 +66,14 @@ impl TestApp {
         Self::on_database(url, Some(db), adjust).await
     }
 
-    /// Another server process on this app's database (a second node).
+    /// Another server process on this app's database and blob store (a
+    /// second node).
     pub async fn second_instance(&self) -> Self {
-        Self::on_database(self.database_url.clone(), None, |_| {}).await
+        let data_dir = self.data_dir.clone();
+        Self::on_database(self.database_url.clone(), None, |config| {
+            config.data_dir = data_dir;
+        })
+        .await
     }
 
     async fn on_database(
@@ -74,9 +82,9 @@ impl TestApp {
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
         let mut config = Config::for_tests();
-        let data_dir = std::env::temp_dir().join(format!("yyq-test-{}", uuid::Uuid::new_v4()));
-        config.data_dir = data_dir.clone();
+        config.data_dir = std::env::temp_dir().join(format!("yyq-test-{}", uuid::Uuid::new_v4()));
         adjust(&mut config);
+        let data_dir = config.data_dir.clone();
         let keys = yuyunqian::app::load_master_key(&config).expect("master key");
         let pool = build_pool(&database_url, 8).expect("pool");
         let app = App::new(config, pool, keys).expect("app");
