@@ -32,6 +32,7 @@ mod seals;
 mod server;
 mod sheets;
 mod signing;
+mod task_events;
 mod tasks;
 mod templates;
 mod tsa;
