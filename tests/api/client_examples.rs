@@ -166,3 +166,97 @@ async fn shell_example_registers_logs_in_and_reads_me() {
     assert!(stdout.contains("\"phone\":\"13800000099\""), "{stdout}");
     assert!(stdout.trim_end().ends_with("done"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs node and `npm ci` in client-examples/node: run by .ci/run"]
+async fn node_example_prints_a_tasks_progress_while_it_is_signed() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let dir = examples_dir().join("node");
+    assert!(
+        dir.join("node_modules").exists(),
+        "run `npm ci` in {} first",
+        dir.display()
+    );
+    let t = TestApp::spawn().await;
+    let addr = t.serve().await;
+    let s = crate::signing::scene(&t, "13800020801", "13500020801").await;
+    t.app.clock.advance(TimeDelta::seconds(61));
+    let r = t
+        .gql(
+            "mutation { sendSmsCode(phone: \"13500020801\", purpose: LOGIN) { sentTo } }",
+            json!({}),
+        )
+        .await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let sms = t.last_sms("13500020801").await.unwrap();
+    let code = crate::helpers::test_app::extract_code(&sms).unwrap();
+
+    let mut child = tokio::process::Command::new("node")
+        .arg("watch-task.mjs")
+        .current_dir(&dir)
+        .env("YYQ_URL", format!("http://{addr}"))
+        .env("YYQ_PHONE", "13500020801")
+        .env("YYQ_SMS_CODE", &code)
+        .env("YYQ_TASK_ID", &s.task)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the example connects")
+        .unwrap();
+    assert_eq!(first.as_deref(), Some("{\"connected\":true}"));
+    tokio::time::sleep(ws::SUBSCRIPTION_SETTLE).await;
+
+    let code = crate::signing::code_for(&t, &s.employee, &s.task).await;
+    let r = crate::signing::sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020801" } }),
+    )
+    .await;
+    crate::signing::ok(&r, "signTask");
+    let code = crate::signing::code_for(&t, &s.c.admin, &s.task).await;
+    let r = crate::signing::sign(
+        &t,
+        &s.c.admin,
+        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
+    )
+    .await;
+    crate::signing::ok(&r, "signTask");
+
+    let mut printed = Vec::new();
+    while let Some(line) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("events within 30 s")
+            .unwrap()
+    {
+        printed.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "node exited with {status}: {printed:?}");
+    let kinds: Vec<(&str, &str)> = printed
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["signer"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("SIGNER_SIGNED", "employee"),
+            ("SIGNER_PENDING", "employer"),
+            ("SIGNER_SIGNED", "employer"),
+            ("TASK_COMPLETED", "-"),
+        ]
+    );
+    assert_eq!(printed[3]["taskStatus"], "COMPLETED");
+}

@@ -674,3 +674,100 @@ async fn a_crash_between_signing_and_applying_leaves_one_signature_after_recover
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs qpdf, pdfsig, pdftotext (poppler-utils, libnss3-tools) and pyHanko: run by .ci/run"]
+async fn a_contract_signed_through_the_api_passes_the_independent_validators() {
+    use crate::pades::{pyhanko, tool, validator_dir};
+    let (t, addr) = TestApp::serving().await;
+    let s = scene(&t, "13800020701", "13500020701").await;
+    let code = code_for(&t, &s.employee, &s.task).await;
+    let r = sign(
+        &t,
+        &s.employee,
+        json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020701" } }),
+    )
+    .await;
+    ok(&r, "signTask");
+    let code = code_for(&t, &s.c.admin, &s.task).await;
+    let r = sign(
+        &t,
+        &s.c.admin,
+        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
+    )
+    .await;
+    assert_eq!(ok(&r, "signTask")["status"], "COMPLETED");
+    // Outside tools judge times by the real clock.
+    t.app.clock.reset();
+    let completed = documents(&t, &s.task).await.remove(0);
+    let dir = validator_dir(addr, "signing").await;
+    let path = dir.as_path();
+    eprintln!("validator files in {}", path.display());
+    std::fs::write(path.join("contract.pdf"), &completed).unwrap();
+
+    let (code, out) = tool("qpdf", &["--check", "contract.pdf"], path).await;
+    assert_eq!(code, 0, "qpdf: {out}");
+    assert!(out.contains("No syntax or stream encoding errors"), "{out}");
+
+    // The value the employee completed is text in the contract.
+    let (code, out) = tool("pdftotext", &["contract.pdf", "-"], path).await;
+    assert_eq!(code, 0, "pdftotext: {out}");
+    assert!(out.contains("13500020701"), "pdftotext: {out}");
+    assert!(out.contains("郑州市二七区大学路2号"), "pdftotext: {out}");
+
+    std::fs::create_dir_all(path.join("nss")).unwrap();
+    let (code, out) = tool(
+        "certutil",
+        &["-N", "-d", "sql:nss", "--empty-password"],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "certutil: {out}");
+    let (code, out) = tool(
+        "certutil",
+        &[
+            "-A", "-d", "sql:nss", "-n", "root", "-t", "C,C,C", "-i", "root.pem",
+        ],
+        path,
+    )
+    .await;
+    assert_eq!(code, 0, "certutil: {out}");
+    let (_, out) = tool("pdfsig", &["-nssdir", "sql:nss", "contract.pdf"], path).await;
+    eprintln!("pdfsig: {out}");
+    assert!(
+        out.matches("Signature is Valid.").count() >= 2,
+        "pdfsig: {out}"
+    );
+    assert!(
+        out.matches("Certificate is Trusted.").count() >= 2,
+        "pdfsig: {out}"
+    );
+    assert!(!out.contains("Signature is Invalid"), "pdfsig: {out}");
+
+    let (code, out) = pyhanko(path, "validate", &[], "contract.pdf").await;
+    eprintln!("pyhanko validate: {out}");
+    assert_eq!(code, 0, "pyhanko: {out}");
+    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("Signer")).collect();
+    assert_eq!(judged.len(), 2, "pyhanko: {out}");
+    for line in &judged {
+        assert!(
+            line.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,"),
+            "pyhanko: {out}"
+        );
+    }
+
+    // With the server gone, the LTV data in the contract suffices.
+    t.app.shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (code, out) = pyhanko(path, "adesverify", &[], "contract.pdf").await;
+    eprintln!("pyhanko adesverify: {out}");
+    assert_eq!(code, 0, "pyhanko adesverify: {out}");
+    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("Signer")).collect();
+    assert_eq!(judged.len(), 2, "pyhanko adesverify: {out}");
+    assert!(
+        judged
+            .iter()
+            .all(|l| l.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")),
+        "pyhanko adesverify: {out}"
+    );
+}
