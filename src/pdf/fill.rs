@@ -31,8 +31,9 @@ pub struct FieldText<'a> {
     pub text: &'a str,
 }
 
-/// A `FieldText` owning its strings, to cross into the blocking pool.
-#[derive(Debug, Clone)]
+/// A `FieldText` owning its strings, to cross into the blocking pool (or
+/// to be kept in a signing plan).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OwnedFieldText {
     pub key: String,
     pub page: usize,

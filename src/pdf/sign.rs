@@ -242,11 +242,17 @@ pub fn prepare(
         widget.set("AP", Object::Dictionary(ap));
         widget
     };
+    // Each widget also carries the field's /V: poppler (22.12) takes a kid
+    // with /Parent for a field of its own and reads /V from it, so without
+    // it pdfsig reports every widget as an unsigned field. Other readers
+    // ignore the key on a widget; our verifier reads signatures from /FT
+    // /Sig fields only.
     for (page, appearance) in spec.stamps.iter().chain(&texts) {
         let stamp_page = page_id(document, *page)?;
         let (stamp_rect, stamp_ap) = write_appearance(&mut revision, Some(appearance))?;
         let mut widget = widget_dict(stamp_page, stamp_rect, stamp_ap);
         widget.set("Parent", Object::Reference(field_id));
+        widget.set("V", Object::Reference(sig_id));
         let id = revision.reserve();
         revision.put(id, &Object::Dictionary(widget))?;
         annotations
@@ -260,6 +266,7 @@ pub fn prepare(
         Dictionary::new()
     } else {
         widget.set("Parent", Object::Reference(field_id));
+        widget.set("V", Object::Reference(sig_id));
         revision.put(widget_id, &Object::Dictionary(widget.clone()))?;
         kids.insert(0, Object::Reference(widget_id));
         let mut field = Dictionary::new();

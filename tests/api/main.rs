@@ -10,6 +10,7 @@ mod helpers;
 mod accounts;
 mod audit;
 mod bench_batch;
+mod bench_signing;
 mod certification;
 mod client_examples;
 mod events;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::helpers::contracts::enterprise_seal;
 use crate::helpers::flows::member;
 use crate::helpers::test_app::Person;
 use crate::helpers::ws::{Socket, connect, init, next, send};
@@ -85,20 +86,7 @@ async fn progress_and_inbox_events_arrive_in_order_on_another_node() {
     let t = TestApp::spawn().await;
     let s = scene(&t, "13800020501", "13500020501").await;
     let labor = business_type(&t, &s.c.admin, &s.c.enterprise, "劳动合同").await;
-    let seals = t
-        .gql_as(
-            &s.c.admin.token,
-            "query($e: ID!) { enterprise(id: $e) { seals { id kind } } }",
-            json!({ "e": s.c.enterprise }),
-        )
-        .await;
-    let official = ok(&seals, "enterprise")["seals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["kind"] == "OFFICIAL")
-        .unwrap()["id"]
-        .clone();
+    let official = enterprise_seal(&t, &s.c, "OFFICIAL").await;
     let hr = member(
         &t,
         &s.c.admin,

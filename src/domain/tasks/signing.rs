@@ -34,6 +34,7 @@ use crate::db::tasks::Task;
 use crate::domain::tasks::{inbox, intent};
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
+use crate::pdf::fill::OwnedFieldText;
 
 /// Where the plan of an attempt is sealed (it holds completed values).
 pub const PLAN_CONTEXT: &[u8] = b"signing-plan";
@@ -79,7 +80,8 @@ pub struct DocumentPlan {
     /// The first is the signature's main widget.
     pub stamps: Vec<StampPlan>,
     pub cross_page: Option<CrossPagePlan>,
-    pub texts: Vec<TextPlan>,
+    /// Values the signer completed, in their boxes.
+    pub texts: Vec<OwnedFieldText>,
 }
 
 /// One image at a rectangle in PDF coordinates (points, bottom-left).
@@ -110,18 +112,6 @@ pub struct CrossPagePlan {
     pub pages: Vec<(usize, f32)>,
     pub y: f32,
     pub size: f32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TextPlan {
-    pub key: String,
-    pub page: usize,
-    pub x: f32,
-    pub y: f32,
-    pub width: f32,
-    pub height: f32,
-    pub font_size: f32,
-    pub text: String,
 }
 
 /// One document's step of an attempt: the version signed over and the

@@ -117,3 +117,23 @@ pub async fn fill_all(t: &TestApp) -> usize {
         total += n;
     }
 }
+
+/// The id of the enterprise's seal of `kind` (OFFICIAL, CONTRACT, ...).
+pub async fn enterprise_seal(t: &TestApp, c: &Certified, kind: &str) -> String {
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            "query($e: ID!) { enterprise(id: $e) { seals { id kind } } }",
+            json!({ "e": c.enterprise }),
+        )
+        .await;
+    r["data"]["enterprise"]["seals"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .find(|s| s["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} seal: {r}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

@@ -22,14 +22,14 @@ use crate::db::users::User;
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::signing::{
     CrossPagePlan, DocumentPlan, PLAN_CONTEXT, PlacementInput, SignInput, SigningPlan, StampImage,
-    StampPlan, TextPlan,
+    StampPlan,
 };
 use crate::domain::tasks::values::{Cell, display, normalize};
 use crate::domain::tasks::{intent, parties};
 use crate::domain::templates::{slot_size, stamps};
 use crate::domain::{RequestMeta, Services, Viewer, certificates, seals};
 use crate::error::{AppError, AppResult};
-use crate::pdf::fill::{FieldText, check_fits};
+use crate::pdf::fill::{OwnedFieldText, check_fits};
 use crate::pdf::font::Fonts;
 
 /// Placements one call may make.
@@ -672,7 +672,7 @@ async fn completed_values(
                     .get(page)
                     .copied()
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("a box off the pages")))?;
-                let text_plan = TextPlan {
+                let text_plan = OwnedFieldText {
                     key: definition.key.clone(),
                     page,
                     x: field_box.x,
@@ -682,20 +682,8 @@ async fn completed_values(
                     font_size: field.font_size,
                     text: text.clone(),
                 };
-                check_fits(
-                    &fonts,
-                    &FieldText {
-                        key: &text_plan.key,
-                        page,
-                        x: text_plan.x,
-                        y: text_plan.y,
-                        width: text_plan.width,
-                        height: text_plan.height,
-                        font_size: text_plan.font_size,
-                        text: &text_plan.text,
-                    },
-                )
-                .map_err(|e| AppError::bad_input(&path, e))?;
+                check_fits(&fonts, &text_plan.borrowed())
+                    .map_err(|e| AppError::bad_input(&path, e))?;
                 plan.texts.push(text_plan);
             }
         }

@@ -17,7 +17,6 @@ use crate::domain::tasks::signing::{
     DocumentPlan, PLAN_CONTEXT, SignedRevision, SigningPlan, StampImage, StampPlan,
 };
 use crate::error::{AppError, AppResult};
-use crate::pdf::fill::OwnedFieldText;
 use crate::pdf::stamp::{self, Stamp};
 
 pub fn open_plan(svc: &Services<'_>, attempt: &Attempt) -> AppResult<SigningPlan> {
@@ -87,20 +86,7 @@ fn placement(plan: DocumentPlan, images: &HashMap<String, Vec<u8>>) -> AppResult
         page,
         appearance,
         stamps: appearances.collect(),
-        texts: plan
-            .texts
-            .into_iter()
-            .map(|t| OwnedFieldText {
-                key: t.key,
-                page: t.page,
-                x: t.x,
-                y: t.y,
-                width: t.width,
-                height: t.height,
-                font_size: t.font_size,
-                text: t.text,
-            })
-            .collect(),
+        texts: plan.texts,
     })
 }
 

@@ -1,0 +1,273 @@
+//! The signing benchmark of the signing-tasks issue: 1,000 tasks in
+//! progress, N members of the enterprise signing them at once through the
+//! HTTP API (intent code, then `signTask`), while 1,000 `taskProgress`
+//! subscriptions are open. It prints, and asserts nothing about time:
+//!
+//! ```sh
+//! YYQ_BENCH=1 YYQ_BENCH_SIGNERS=8 cargo test --release --test api bench_signing -- --ignored --nocapture
+//! ```
+//!
+//! Without YYQ_BENCH it runs 20 tasks with 2 signers, so CI keeps the path
+//! working.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::TestApp;
+use crate::helpers::contracts::{
+    enterprise_seal, fill_all, grant_quota, labor_values, published_labor_template,
+};
+use crate::helpers::flows::{certified, member};
+use crate::helpers::test_app::{Person, extract_code};
+use crate::helpers::ws::{connect, init, send};
+use crate::signing::{INITIATE, ok};
+use crate::templates::business_type;
+use yuyunqian::db::schema::signing_tasks;
+
+/// Subscriptions per socket.
+const PER_SOCKET: usize = 100;
+
+/// A resident ID number with its GB 11643 check digit.
+fn resident_id(sequence: usize) -> String {
+    let body = format!("41010519900307{:03}", 200 + sequence % 700);
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "a benchmark reports on standard output"
+)]
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: YYQ_BENCH=1 cargo test --release --test api bench_signing -- --ignored --nocapture"]
+async fn bench_signing_a_thousand_tasks_with_open_subscriptions() {
+    let full = std::env::var_os("YYQ_BENCH").is_some();
+    let tasks = if full { 1000 } else { 20 };
+    let signers: usize = std::env::var("YYQ_BENCH_SIGNERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if full { 8 } else { 2 });
+    let t = TestApp::with_config(|config| {
+        config.limits.sms_resend_secs = 0;
+        config.limits.sms_codes_per_phone_day = 1_000_000;
+        config.limits.sms_codes_per_ip_hour = 1_000_000;
+        config.limits.max_ws_subscriptions = PER_SOCKET;
+    })
+    .await;
+    let c = certified(
+        &t,
+        "13800030001",
+        "郑州签署压测有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    grant_quota(&t, &c.enterprise, tasks as i32).await;
+    let labor = business_type(&t, &c.admin, &c.enterprise, "劳动合同").await;
+    let template = published_labor_template(&t, &c).await;
+    let official = enterprise_seal(&t, &c, "OFFICIAL").await;
+    let mut members: Vec<Person> = Vec::new();
+    for i in 0..signers {
+        let person = member(
+            &t,
+            &c.admin,
+            &c.enterprise,
+            &format!("1380003{:04}", 100 + i),
+            &resident_id(i),
+            json!([official]),
+        )
+        .await;
+        let r = t
+            .gql_as(
+                &c.admin.token,
+                "mutation($e: ID!, $u: ID!, $b: [ID!]!, $s: [ID!]!) { updateMemberGrants(enterpriseId: $e, userId: $u, businessTypeIds: $b, sealIds: $s) { role } }",
+                json!({ "e": c.enterprise, "u": person.user_id, "b": [labor], "s": [official] }),
+            )
+            .await;
+        ok(&r, "updateMemberGrants");
+        members.push(person);
+    }
+    // The enterprise signs first; its employees would follow.
+    let rows: Vec<Value> = (0..tasks)
+        .map(|i| {
+            json!({
+                "person": { "name": format!("员工{i}"), "phone": format!("{}", 13_500_000_000u64 + i as u64) },
+                "values": labor_values(&format!("员工{i}")),
+            })
+        })
+        .collect();
+    let input = json!({
+        "enterpriseId": c.enterprise, "title": "年度续签", "businessTypeId": labor,
+        "templateIds": [template], "signOrder": "SEQUENTIAL",
+        "enterpriseSigners": [{ "roleKey": "employer", "enterpriseId": c.enterprise, "step": 1 }],
+        "personSigner": { "roleKey": "employee", "step": 2 },
+        "rows": rows,
+    });
+    let r = t
+        .gql_as(&c.admin.token, INITIATE, json!({ "i": input }))
+        .await;
+    ok(&r, "initiateSigningBatch");
+    fill_all(&t).await;
+    let ids: Vec<String> = {
+        let mut conn = t.conn().await;
+        signing_tasks::table
+            .order(signing_tasks::row_number.asc())
+            .select(signing_tasks::id)
+            .load::<uuid::Uuid>(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect()
+    };
+    assert_eq!(ids.len(), tasks);
+    let addr = t.serve().await;
+    let url = format!("http://{addr}/graphql");
+
+    // The test clock may run ahead of the real one; events carry its time.
+    let offset = t.app.clock.now() - chrono::Utc::now();
+    let delays: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let mut readers = Vec::new();
+    for (n, chunk) in ids.chunks(PER_SOCKET).enumerate() {
+        let mut socket = connect(addr, "graphql-transport-ws").await;
+        init(&mut socket, Some(&c.admin.token)).await;
+        for (i, id) in chunk.iter().enumerate() {
+            send(
+                &mut socket,
+                json!({ "id": format!("{n}-{i}"), "type": "subscribe", "payload": {
+                    "query": "subscription($t: ID!) { taskProgress(taskId: $t) { kind at } }",
+                    "variables": { "t": id } } }),
+            )
+            .await;
+        }
+        let delays = delays.clone();
+        let expected = chunk.len();
+        readers.push(tokio::spawn(async move {
+            let mut seen = 0;
+            while seen < expected {
+                let Ok(Some(Ok(Message::Text(text)))) =
+                    tokio::time::timeout(Duration::from_secs(120), socket.next()).await
+                else {
+                    return seen;
+                };
+                let message: Value = serde_json::from_str(&text).unwrap();
+                let event = &message["payload"]["data"]["taskProgress"];
+                if event["kind"] != "SIGNER_SIGNED" {
+                    continue;
+                }
+                let at: chrono::DateTime<chrono::Utc> =
+                    event["at"].as_str().unwrap().parse().unwrap();
+                let delay = (chrono::Utc::now() + offset - at)
+                    .to_std()
+                    .unwrap_or_default();
+                delays.lock().unwrap().push(delay);
+                seen += 1;
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let client = reqwest::Client::new();
+    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for (w, person) in members.iter().enumerate() {
+        let mine: Vec<String> = ids.iter().skip(w).step_by(signers).cloned().collect();
+        let (client, url, token, phone) = (
+            client.clone(),
+            url.clone(),
+            person.token.clone(),
+            person.phone.clone(),
+        );
+        let enterprise = c.enterprise.clone();
+        let latencies = latencies.clone();
+        let t = &t;
+        workers.push(async move {
+            for task in mine {
+                let r = post(
+                    &client,
+                    &url,
+                    &token,
+                    "mutation($t: ID!) { sendSigningCode(taskId: $t) { sentTo } }",
+                    json!({ "t": task }),
+                )
+                .await;
+                ok(&r, "sendSigningCode");
+                let code = extract_code(&t.last_sms(&phone).await.unwrap()).unwrap();
+                let begun = Instant::now();
+                let r = post(
+                    &client,
+                    &url,
+                    &token,
+                    "mutation($i: SignInput!) { signTask(input: $i) { id status } }",
+                    json!({ "i": { "taskId": task, "enterpriseId": enterprise, "smsCode": code } }),
+                )
+                .await;
+                latencies.lock().unwrap().push(begun.elapsed());
+                ok(&r, "signTask");
+            }
+        });
+    }
+    futures_util::future::join_all(workers).await;
+    let elapsed = started.elapsed();
+    let mut delivered = 0;
+    for reader in readers {
+        delivered += reader.await.unwrap();
+    }
+    let mut latencies = latencies.lock().unwrap().clone();
+    latencies.sort();
+    let mut delays = delays.lock().unwrap().clone();
+    delays.sort();
+    println!(
+        "{tasks} tasks, {signers} concurrent signers over HTTP, {tasks} open taskProgress subscriptions:\n\
+         {:.1} signatures/s end to end (code + signTask), {:.1} s in all\n\
+         signTask latency p50 {:.1} ms, p99 {:.1} ms\n\
+         commit to taskProgress event: p50 {:.1} ms, p99 {:.1} ms ({delivered} of {tasks} delivered)",
+        tasks as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&delays, 0.5),
+        percentile(&delays, 0.99),
+    );
+    assert_eq!(delivered, tasks, "every signature's event arrived");
+}
