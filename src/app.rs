@@ -51,6 +51,8 @@ pub struct AppState {
     pub verifications: Arc<tokio::sync::Semaphore>,
     pub outbox: OutboxWaker,
     pub documents: Waker,
+    /// The platform's CA and TSA keys, decrypted once.
+    pub platform_keys: crate::domain::certificates::PlatformKeys,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Open WebSocket connections, awaited on shutdown.
@@ -103,6 +105,7 @@ impl App {
             )),
             outbox: OutboxWaker::default(),
             documents: Waker::default(),
+            platform_keys: Default::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         })))
@@ -120,6 +123,7 @@ impl App {
             ca_review: self.ca_review.as_ref(),
             remote_tsa: self.remote_tsa.as_deref(),
             verifications: &self.verifications,
+            platform_keys: &self.platform_keys,
             outbox: &self.outbox,
             documents: &self.documents,
         }

@@ -48,6 +48,7 @@ pub struct Services<'a> {
     pub outbox: &'a OutboxWaker,
     /// Wakes the fill job after a batch commits.
     pub documents: &'a Waker,
+    pub platform_keys: &'a crate::domain::certificates::PlatformKeys,
 }
 
 /// Who is asking, as far as the network tells.

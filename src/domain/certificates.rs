@@ -3,6 +3,8 @@
 //! enterprises, revocation and the CRL.
 
 use chrono::TimeDelta;
+use std::collections::HashMap;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use openssl::pkey::PKey;
 use openssl::x509::X509;
@@ -107,12 +109,43 @@ async fn store(
     Ok(())
 }
 
+/// The platform's keys once decrypted, per server process: every
+/// signature needs the TSA's and the issuing CA's. Rows of
+/// `platform_keys` are only ever inserted, so a key found stays right.
+#[derive(Default)]
+pub struct PlatformKeys(std::sync::Mutex<HashMap<(KeyPurpose, KeyAlgorithm), CaMaterial>>);
+
+impl PlatformKeys {
+    fn get(&self, purpose: KeyPurpose, algorithm: KeyAlgorithm) -> Option<CaMaterial> {
+        let keys = self.0.lock().ok()?;
+        keys.get(&(purpose, algorithm)).map(|m| CaMaterial {
+            cert: m.cert.clone(),
+            key: m.key.clone(),
+        })
+    }
+
+    fn put(&self, purpose: KeyPurpose, algorithm: KeyAlgorithm, material: &CaMaterial) {
+        if let Ok(mut keys) = self.0.lock() {
+            keys.insert(
+                (purpose, algorithm),
+                CaMaterial {
+                    cert: material.cert.clone(),
+                    key: material.key.clone(),
+                },
+            );
+        }
+    }
+}
+
 async fn load(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     purpose: KeyPurpose,
     algorithm: KeyAlgorithm,
 ) -> AppResult<Option<CaMaterial>> {
+    if let Some(found) = svc.platform_keys.get(purpose, algorithm) {
+        return Ok(Some(found));
+    }
     let Some(row) = PlatformKey::find(conn, purpose, algorithm).await? else {
         return Ok(None);
     };
@@ -122,7 +155,9 @@ async fn load(
         .open(&row.private_key_enc, PLATFORM_KEY_CONTEXT)
         .map_err(AppError::internal)?;
     let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
-    Ok(Some(CaMaterial { cert, key }))
+    let material = CaMaterial { cert, key };
+    svc.platform_keys.put(purpose, algorithm, &material);
+    Ok(Some(material))
 }
 
 pub(crate) async fn require(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::helpers::contracts::enterprise_seal;
 use crate::helpers::flows::member;
-use crate::helpers::test_app::Person;
+use crate::helpers::test_app::{Person, error_code};
 use crate::helpers::ws::{Socket, connect, init, next, send};
 use crate::signing::{code_for, ok, scene, sign};
 use crate::templates::business_type;
@@ -162,6 +162,14 @@ async fn progress_and_inbox_events_arrive_in_order_on_another_node() {
         )
         .await;
     ok(&r, "updateMemberGrants");
+    // Nor may it sign for the enterprise any more.
+    let r = sign(
+        &t,
+        &hr,
+        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": "123456" }),
+    )
+    .await;
+    assert_eq!(error_code(&r), "NOT_FOUND", "{r}");
     let code = code_for(&t, &s.c.admin, &s.task).await;
     let r = sign(
         &t,

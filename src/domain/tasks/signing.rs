@@ -31,7 +31,7 @@ use crate::db::enums::AttemptStatus;
 use crate::db::ids::{DocumentId, EnterpriseId, FileId, SealId, SealSlotId, TaskId};
 use crate::db::signing::Attempt;
 use crate::db::tasks::Task;
-use crate::domain::tasks::{inbox, intent};
+use crate::domain::tasks::intent;
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::pdf::fill::OwnedFieldText;
@@ -134,11 +134,23 @@ pub async fn sign(
     viewer: &Viewer,
     input: SignInput,
 ) -> AppResult<Task> {
-    let task = inbox::find(conn, viewer, input.task).await?;
+    let task = Task::find(conn, input.task)
+        .await?
+        .ok_or(AppError::NotFound("task"))?;
     let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
+    // An attempt with this code proves the viewer signs here: carry it on.
     let attempt = match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
         Some(earlier) => earlier,
-        None => prepare::prepare(conn, svc, meta, viewer, &task, &input).await?,
+        None => match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                // A double submit racing this one used the code first.
+                match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
+                    Some(theirs) => theirs,
+                    None => return Err(refused),
+                }
+            }
+        },
     };
     carry_on(conn, svc, attempt).await?;
     Task::find(conn, task.id)

@@ -145,6 +145,22 @@ pub async fn apply(
                 Signer::link_user(conn, signer.id, user).await?;
             }
             invite(conn, svc, &task, &signers, &invited).await?;
+            Attempt::set_status(conn, id, AttemptStatus::Applied, None, now).await?;
+            let task_after = Task::find(conn, task.id)
+                .await?
+                .ok_or(AppError::NotFound("task"))?;
+            let signers_after = Signer::of_tasks(conn, &[task.id]).await?;
+            events::publish(
+                conn,
+                svc,
+                task.id,
+                happened,
+                &before,
+                &Snapshot::of(&task_after, &signers_after),
+                now,
+            )
+            .await?;
+            // Last: the audit chain's lock is held until the commit.
             audit::record(
                 conn,
                 svc,
@@ -162,21 +178,6 @@ pub async fn apply(
                     }),
                     client_ip: Some(&attempt.client_ip),
                 },
-            )
-            .await?;
-            Attempt::set_status(conn, id, AttemptStatus::Applied, None, now).await?;
-            let task_after = Task::find(conn, task.id)
-                .await?
-                .ok_or(AppError::NotFound("task"))?;
-            let signers_after = Signer::of_tasks(conn, &[task.id]).await?;
-            events::publish(
-                conn,
-                svc,
-                task.id,
-                happened,
-                &before,
-                &Snapshot::of(&task_after, &signers_after),
-                now,
             )
             .await?;
             Ok::<_, AppError>(!invited.is_empty())

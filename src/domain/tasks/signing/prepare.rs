@@ -11,6 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use crate::db::certificates::Certificate;
 use crate::db::enums::{
     AttemptStatus, CertificateKind, KeyAlgorithm, MemberRole, PartyKind, SealKind, SealStatus,
+    SignerStatus, TaskStatus,
 };
 use crate::db::field_definitions::FieldDefinition;
 use crate::db::ids::{AttemptId, DocumentId, FieldId, SealId, TemplateId};
@@ -25,7 +26,7 @@ use crate::domain::tasks::signing::{
     StampPlan,
 };
 use crate::domain::tasks::values::{Cell, display, normalize};
-use crate::domain::tasks::{intent, parties};
+use crate::domain::tasks::{inbox, intent, parties};
 use crate::domain::templates::{slot_size, stamps};
 use crate::domain::{RequestMeta, Services, Viewer, certificates, seals};
 use crate::error::{AppError, AppResult};
@@ -37,7 +38,9 @@ const MAX_PLACEMENTS: usize = 200;
 /// Tolerance of a free placement's edges against its page, in points.
 const EDGE: f32 = 0.5;
 
-/// Checks the call, then uses up the code and records the attempt.
+/// Checks the call and plans it, checks the code, then, in one
+/// transaction that re-checks the signer's turn, uses the code up and
+/// records the attempt.
 pub async fn prepare(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
@@ -47,20 +50,40 @@ pub async fn prepare(
     input: &SignInput,
 ) -> AppResult<Attempt> {
     // Whose turn it is before the code, so a signer out of turn hears why.
-    let pending = parties::pending(conn, viewer, task).await?;
-    choose(&pending, input)?;
+    let pending = match parties::pending(conn, viewer, task).await {
+        Ok(pending) => pending,
+        Err(refused) => {
+            // Someone who does not see the task learns nothing of it.
+            inbox::find(conn, viewer, task.id).await?;
+            return Err(refused);
+        }
+    };
+    let signer = choose(&pending, input)?;
+    let certificate = certificate_for(conn, svc, viewer, &signer).await?;
+    let plan = plan(conn, svc, viewer, task, &signer, input).await?;
+    let plan_json = serde_json::to_vec(&plan).map_err(AppError::internal)?;
+    let plan_enc = svc
+        .keys
+        .seal(&plan_json, PLAN_CONTEXT)
+        .map_err(AppError::internal)?;
     let mac = intent::check(conn, svc, viewer, task.id, &input.sms_code).await?;
     conn.transaction(async |conn| {
+        // The plan holds while the signer's turn does: `apply` re-checks
+        // the documents' versions.
         let task = Task::lock_many(conn, &[task.id])
             .await?
             .pop()
             .ok_or(AppError::NotFound("task"))?;
-        let pending = parties::pending(conn, viewer, &task).await?;
-        let signer = choose(&pending, input)?;
-        let certificate = certificate_for(conn, svc, viewer, &signer).await?;
-        let plan = plan(conn, svc, viewer, &task, &signer, input).await?;
+        let still = Signer::of_tasks(conn, &[task.id])
+            .await?
+            .into_iter()
+            .any(|s| s.id == signer.id && s.status == SignerStatus::Pending);
+        if task.status != TaskStatus::InProgress || !still {
+            return Err(AppError::Conflict(
+                "the task moved on meanwhile; look at it again".into(),
+            ));
+        }
         intent::use_up(conn, svc, viewer, task.id, &mac).await?;
-        let plan_json = serde_json::to_vec(&plan).map_err(AppError::internal)?;
         let now = svc.clock.now();
         let attempt = Attempt {
             id: AttemptId::new(),
@@ -69,10 +92,7 @@ pub async fn prepare(
             user_id: viewer.user_id,
             code_mac: mac.clone(),
             status: AttemptStatus::Prepared,
-            plan_enc: svc
-                .keys
-                .seal(&plan_json, PLAN_CONTEXT)
-                .map_err(AppError::internal)?,
+            plan_enc,
             certificate_id: certificate.id,
             client_ip: meta.client_ip.clone(),
             user_agent: meta.user_agent.clone(),

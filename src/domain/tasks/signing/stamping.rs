@@ -35,6 +35,26 @@ async fn blob(svc: &Services<'_>, sha256: &str) -> AppResult<Vec<u8>> {
         .map_err(AppError::internal)
 }
 
+/// Date seals drawn, by their text: the same date serves a day of
+/// signatures, and drawing one costs more than the signature.
+static DATE_SEALS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+fn date_seal(text: &str) -> AppResult<Vec<u8>> {
+    let cache = DATE_SEALS.get_or_init(Default::default);
+    if let Some(png) = cache.lock().ok().and_then(|c| c.get(text).cloned()) {
+        return Ok(png);
+    }
+    let png = crate::seal_images::date_seal(text).map_err(AppError::internal)?;
+    if let Ok(mut cache) = cache.lock() {
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(text.to_owned(), png.clone());
+    }
+    Ok(png)
+}
+
 /// The widgets of one document's signature, built from the plan and the
 /// seal images (by hash).
 fn placement(plan: DocumentPlan, images: &HashMap<String, Vec<u8>>) -> AppResult<Placement> {
@@ -48,9 +68,7 @@ fn placement(plan: DocumentPlan, images: &HashMap<String, Vec<u8>>) -> AppResult
                         AppError::internal(anyhow::anyhow!("a seal image is missing"))
                     })?
                 }
-                StampImage::Date { text } => {
-                    crate::seal_images::date_seal(text).map_err(AppError::internal)?
-                }
+                StampImage::Date { text } => date_seal(text)?,
             };
             Ok((s.page, png, s))
         })
