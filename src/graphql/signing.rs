@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::db::ids::{DocumentId, TaskId};
+use crate::db::ids::{DocumentId, SignerId, TaskId};
 use crate::db::tasks::Task;
 use crate::db::users::User;
 use crate::domain::Viewer;
@@ -139,11 +139,23 @@ impl From<events::TaskEventKind> for TaskEventKind {
     }
 }
 
+/// Loads its task only when a client asks for it: a dashboard counting
+/// events costs no queries.
 pub struct TaskEvent {
     kind: TaskEventKind,
-    task: SigningTask,
-    signer: Option<Signer>,
+    task_id: TaskId,
+    signer_id: Option<SignerId>,
     at: DateTime<Utc>,
+    task: tokio::sync::OnceCell<SigningTask>,
+}
+
+impl TaskEvent {
+    async fn loaded(&self, ctx: &Context<'_>) -> Result<&SigningTask> {
+        Ok(self
+            .task
+            .get_or_try_init(|| load_task(ctx.app(), self.task_id))
+            .await?)
+    }
 }
 
 #[Object]
@@ -153,12 +165,15 @@ impl TaskEvent {
     }
 
     /// The task as it is when the event is delivered.
-    async fn task(&self) -> &SigningTask {
-        &self.task
+    async fn task(&self, ctx: &Context<'_>) -> Result<&SigningTask> {
+        self.loaded(ctx).await
     }
 
-    async fn signer(&self) -> Option<&Signer> {
-        self.signer.as_ref()
+    async fn signer(&self, ctx: &Context<'_>) -> Result<Option<Signer>> {
+        let Some(id) = self.signer_id else {
+            return Ok(None);
+        };
+        Ok(self.loaded(ctx).await?.signer(id))
     }
 
     async fn at(&self) -> DateTime<Utc> {
@@ -241,41 +256,38 @@ impl SigningSubscription {
         let id: TaskId = parse_id("taskId", &task_id)?;
         // Subscribe first: an event between the check and the stream's
         // start is not lost.
-        let app = ctx.app().clone();
-        let receiver = app.events.subscribe();
+        let receiver = ctx.app().events.subscribe();
         {
             let mut conn = ctx.conn().await?;
             inbox::find(&mut conn, &viewer, id).await?;
         }
         Ok(futures_util::stream::unfold(
             receiver,
-            move |mut receiver| {
-                let app = app.clone();
-                async move {
-                    loop {
-                        let (kind, signer, at) = match receiver.recv().await {
-                            Ok(Event::TaskChanged {
-                                task,
-                                kind,
-                                signer,
-                                at,
-                                ..
-                            }) if task == id => (kind, signer, at),
-                            Ok(_) => continue,
-                            Err(RecvError::Lagged(missed)) => {
-                                tracing::warn!(missed, "a taskProgress subscriber fell behind");
-                                continue;
-                            }
-                            Err(RecvError::Closed) => return None,
-                        };
-                        let event = load_task(&app, id).await.map(|task| TaskEvent {
-                            kind: kind.into(),
-                            signer: signer.and_then(|s| task.signer(s)),
+            move |mut receiver| async move {
+                loop {
+                    let (kind, signer, at) = match receiver.recv().await {
+                        Ok(Event::TaskChanged {
                             task,
+                            kind,
+                            signer,
                             at,
-                        });
-                        return Some((event.map_err(Into::into), receiver));
-                    }
+                            ..
+                        }) if task == id => (kind, signer, at),
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "a taskProgress subscriber fell behind");
+                            continue;
+                        }
+                        Err(RecvError::Closed) => return None,
+                    };
+                    let event = TaskEvent {
+                        kind: kind.into(),
+                        task_id: id,
+                        signer_id: signer,
+                        at,
+                        task: tokio::sync::OnceCell::new(),
+                    };
+                    return Some((Ok(event), receiver));
                 }
             },
         ))

@@ -33,6 +33,7 @@ mod seals;
 mod server;
 mod sheets;
 mod signing;
+mod signing_parties;
 mod task_events;
 mod tasks;
 mod templates;

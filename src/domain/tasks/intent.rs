@@ -12,7 +12,7 @@ use crate::domain::accounts::phone::mask_phone;
 use crate::domain::accounts::sms_codes::{
     CODE_TTL, CodeSent, MAX_ATTEMPTS, check_send_limits, fresh_code,
 };
-use crate::domain::tasks::{inbox, parties};
+use crate::domain::tasks::parties;
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::notify::texts;
@@ -37,8 +37,7 @@ pub async fn send(
 ) -> AppResult<CodeSent> {
     let sent = conn
         .transaction(async |conn| {
-            let task = inbox::find(conn, viewer, id).await?;
-            parties::pending(conn, viewer, &task).await?;
+            let (task, _) = parties::pending_or_hidden(conn, viewer, id).await?;
             let user = User::find(conn, viewer.user_id).await?;
             let resend_after = check_send_limits(conn, svc, meta, &user.phone).await?;
             let code = fresh_code()?;

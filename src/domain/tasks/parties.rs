@@ -127,3 +127,22 @@ pub async fn pending(
     }
     Ok(pending)
 }
+
+/// `pending` for the task `id`; someone who does not see the task at all
+/// gets NOT_FOUND, not the reason (the visibility query runs only then).
+pub async fn pending_or_hidden(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: crate::db::ids::TaskId,
+) -> AppResult<(Task, Vec<Signer>)> {
+    let task = Task::find(conn, id)
+        .await?
+        .ok_or(AppError::NotFound("task"))?;
+    match pending(conn, viewer, &task).await {
+        Ok(signers) => Ok((task, signers)),
+        Err(refused) => {
+            inbox::find(conn, viewer, id).await?;
+            Err(refused)
+        }
+    }
+}

@@ -26,7 +26,7 @@ use crate::domain::tasks::signing::{
     StampPlan,
 };
 use crate::domain::tasks::values::{Cell, display, normalize};
-use crate::domain::tasks::{inbox, intent, parties};
+use crate::domain::tasks::{intent, parties};
 use crate::domain::templates::{slot_size, stamps};
 use crate::domain::{RequestMeta, Services, Viewer, certificates, seals};
 use crate::error::{AppError, AppResult};
@@ -50,14 +50,7 @@ pub async fn prepare(
     input: &SignInput,
 ) -> AppResult<Attempt> {
     // Whose turn it is before the code, so a signer out of turn hears why.
-    let pending = match parties::pending(conn, viewer, task).await {
-        Ok(pending) => pending,
-        Err(refused) => {
-            // Someone who does not see the task learns nothing of it.
-            inbox::find(conn, viewer, task.id).await?;
-            return Err(refused);
-        }
-    };
+    let (_, pending) = parties::pending_or_hidden(conn, viewer, task.id).await?;
     let signer = choose(&pending, input)?;
     let certificate = certificate_for(conn, svc, viewer, &signer).await?;
     let plan = plan(conn, svc, viewer, task, &signer, input).await?;
