@@ -19,7 +19,7 @@ use crate::domain::tasks::signing::{
 use crate::error::AppError;
 use crate::events::{self, BoxChange, Event, InboxBox, InboxOwner};
 use crate::graphql::context::{ContextExt, parse_id};
-use crate::graphql::task_views::{Signer, SigningTask, views};
+use crate::graphql::task_views::{Signer, SigningTask, views, views_for};
 use crate::graphql::tasks::TaskBox;
 
 /// A seal on a slot of the signer's role (`slotId`), or at a free
@@ -111,7 +111,7 @@ impl SigningMutation {
             input,
         )
         .await?;
-        Ok(views(&mut conn, vec![task])
+        Ok(views_for(ctx, &mut conn, vec![task])
             .await?
             .pop()
             .ok_or(AppError::NotFound("task"))?)

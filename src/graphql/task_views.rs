@@ -165,6 +165,39 @@ impl TaskData {
 }
 
 /// Tasks wrapped with their data.
+/// The fields of SigningTask that read the prefetched data.
+const NEEDS_DATA: [&str; 7] = [
+    "businessType",
+    "initiator",
+    "initiatedBy",
+    "handler",
+    "signers",
+    "documents",
+    "cc",
+];
+
+/// `views` for a field that returns tasks, skipping the prefetch when the
+/// client selected none of the fields that read it (an integrator asking
+/// `signTask { id status }` costs no twelve queries).
+pub async fn views_for(
+    ctx: &Context<'_>,
+    conn: &mut AsyncPgConnection,
+    tasks: Vec<TaskRow>,
+) -> AppResult<Vec<SigningTask>> {
+    let selection = ctx.look_ahead();
+    if NEEDS_DATA.iter().any(|f| selection.field(f).exists()) {
+        return views(conn, tasks).await;
+    }
+    let data = Arc::new(TaskData::default());
+    Ok(tasks
+        .into_iter()
+        .map(|row| SigningTask {
+            row,
+            data: data.clone(),
+        })
+        .collect())
+}
+
 pub async fn views(
     conn: &mut AsyncPgConnection,
     tasks: Vec<TaskRow>,

@@ -106,6 +106,11 @@ async fn a_person_an_agency_and_the_employer_sign_in_turn() {
     )
     .await;
     assert_eq!(ok(&r, "signTask")["status"], "COMPLETED", "{r}");
+    // Every party hears of it: the employee where to download it, the
+    // signing enterprises' ADMINs that it is complete.
+    assert!(t.last_sms("13500020901").await.unwrap().contains("免费"));
+    let told = t.last_sms(&agency.admin.phone).await.unwrap();
+    assert!(told.contains("已全部签署完成"), "{told}");
 
     let contract = documents(&t, &task).await.remove(0);
     assert_eq!(

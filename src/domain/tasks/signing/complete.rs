@@ -1,12 +1,12 @@
 //! After the last signature: each document gets its LTV data and a
 //! document timestamp (PAdES B-LT), the task becomes COMPLETED, the
 //! employee is told by SMS where to download the contract (free), the
-//! initiator hears of it, and the regulator's report is queued, all in
-//! one transaction with the events.
+//! initiator and the signing enterprises' ADMINs hear of it, and the
+//! regulator's report is queued, all in one transaction with the events.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use crate::db::enterprises::Enterprise;
+use crate::db::enterprises::{Enterprise, Memberships};
 use crate::db::enums::{PartyKind, TaskStatus};
 use crate::db::files::StoredFile;
 use crate::db::ids::{DocumentId, FileId, TaskId};
@@ -111,15 +111,20 @@ pub async fn complete(
                     SmsMessage::enqueue(conn, phone, &body, false, None).await?;
                 }
             }
-            let initiated_by = User::find(conn, task.initiated_by).await?;
-            SmsMessage::enqueue(
-                conn,
-                &initiated_by.phone,
-                &texts::task_completed(&task.title),
-                false,
-                None,
-            )
-            .await?;
+            // The initiator and the ADMIN of every signing enterprise.
+            let mut told = vec![task.initiated_by];
+            for enterprise in signers.iter().filter_map(|s| s.enterprise_id) {
+                if let Some(admin) = Memberships::admin(conn, enterprise).await? {
+                    told.push(admin);
+                }
+            }
+            told.sort_by_key(|u| u.0);
+            told.dedup();
+            for user in told {
+                let phone = User::find(conn, user).await?.phone;
+                let body = texts::task_completed(&task.title);
+                SmsMessage::enqueue(conn, &phone, &body, false, None).await?;
+            }
             queue_regulator_report(conn, task.id, task.enterprise_id).await?;
             audit::record(
                 conn,
