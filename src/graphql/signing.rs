@@ -139,8 +139,8 @@ impl From<events::TaskEventKind> for TaskEventKind {
     }
 }
 
-/// Loads its task only when a client asks for it: a dashboard counting
-/// events costs no queries.
+/// One thing that happened to a task. Its `task` and `signer` are read
+/// when selected (a dashboard counting events costs the server nothing).
 pub struct TaskEvent {
     kind: TaskEventKind,
     task_id: TaskId,

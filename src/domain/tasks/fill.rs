@@ -9,21 +9,19 @@ use std::sync::Arc;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use crate::db::enterprises::Enterprise;
-use crate::db::enums::{PartyKind, SignOrder, SignerStatus};
+use crate::db::enums::{SignOrder, SignerStatus};
 use crate::db::field_definitions::FieldDefinition;
 use crate::db::files::StoredFile;
 use crate::db::ids::{FieldId, TemplateId};
-use crate::db::outbox::SmsMessage;
 use crate::db::tasks::{Document, Signer, Task};
 use crate::db::templates::{Layout, Template};
 use crate::domain::tasks::events::{self, Happened, Snapshot};
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
+use crate::domain::tasks::signing::apply::invite;
 use crate::domain::tasks::values::display;
 use crate::domain::{Services, page_codes};
 use crate::error::{AppError, AppResult};
 use crate::events::TaskEventKind;
-use crate::notify::texts;
 use crate::pdf::fill::{FieldText, OwnedFieldText, fill};
 use crate::pdf::input::{self, Limits};
 use crate::pdf::qr::add_page_codes;
@@ -279,13 +277,6 @@ async fn make_ready(
         now,
     )
     .await?;
-    let initiator = Enterprise::find(conn, task.enterprise_id).await?;
-    for signer in pending.iter().filter(|s| s.kind == PartyKind::Person) {
-        if let Some(phone) = &signer.person_phone {
-            let link = format!("{}/tasks/{}", svc.config.public_base_url(), task.id);
-            let body = texts::signing_invitation(&initiator.name, &task.title, &link);
-            SmsMessage::enqueue(conn, phone, &body, false, task.deadline).await?;
-        }
-    }
+    invite(conn, svc, task, &after, &ids).await?;
     Ok(())
 }

@@ -28,9 +28,11 @@ use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
 use crate::db::enums::AttemptStatus;
+use crate::db::files::StoredFile;
+use crate::db::ids::UserId;
 use crate::db::ids::{DocumentId, EnterpriseId, FileId, SealId, SealSlotId, TaskId};
 use crate::db::signing::Attempt;
-use crate::db::tasks::Task;
+use crate::db::tasks::{Document, Task};
 use crate::domain::tasks::intent;
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
@@ -191,6 +193,28 @@ pub async fn carry_on(
         ));
     }
     complete::complete(conn, svc, task).await
+}
+
+/// Makes the stored blob `sha256` the document's current version.
+pub(crate) async fn new_version(
+    conn: &mut AsyncPgConnection,
+    document: &Document,
+    sha256: &str,
+    size: i64,
+    by: Option<UserId>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let file =
+        StoredFile::insert(conn, sha256, &document.name, "application/pdf", size, by).await?;
+    Document::set_file(
+        conn,
+        document.id,
+        file.id,
+        document.page_count.unwrap_or(0),
+        at,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Tests only: fails at the named point as if the process died there.

@@ -10,7 +10,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use crate::db::certificates::Certificate;
 use crate::db::enterprises::Enterprise;
 use crate::db::enums::{AttemptStatus, PartyKind, SignOrder, SignerStatus, TaskStatus};
-use crate::db::files::StoredFile;
 use crate::db::ids::{AttemptId, EvidenceId, SignerId};
 use crate::db::outbox::SmsMessage;
 use crate::db::signing::{Attempt, Evidence};
@@ -18,8 +17,8 @@ use crate::db::tasks::{Document, Signer, Task};
 use crate::db::templates::Layout;
 use crate::domain::tasks::events::{self, Happened, Snapshot};
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
-use crate::domain::tasks::signing::SignedRevision;
 use crate::domain::tasks::signing::stamping::open_plan;
+use crate::domain::tasks::signing::{SignedRevision, new_version};
 use crate::domain::{Services, audit};
 use crate::error::{AppError, AppResult};
 use crate::events::TaskEventKind;
@@ -81,20 +80,12 @@ pub async fn apply(
                 let Some(document) = documents.iter().find(|d| d.id == revision.document) else {
                     continue;
                 };
-                let file = StoredFile::insert(
+                new_version(
                     conn,
+                    document,
                     &revision.after_sha256,
-                    &document.name,
-                    "application/pdf",
                     revision.size,
                     Some(attempt.user_id),
-                )
-                .await?;
-                Document::set_file(
-                    conn,
-                    document.id,
-                    file.id,
-                    document.page_count.unwrap_or(0),
                     now,
                 )
                 .await?;
@@ -233,7 +224,7 @@ fn next_step(signers: &[Signer]) -> Vec<SignerId> {
 }
 
 /// The person among the newly pending signers gets the signing link.
-async fn invite(
+pub(crate) async fn invite(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     task: &Task,

@@ -15,6 +15,7 @@ use crate::db::signing::queue_regulator_report;
 use crate::db::tasks::{Document, Signer, Task};
 use crate::db::users::User;
 use crate::domain::tasks::events::{self, Happened, Snapshot};
+use crate::domain::tasks::signing::new_version;
 use crate::domain::{Services, audit, pdf_signatures};
 use crate::error::{AppError, AppResult};
 use crate::events::TaskEventKind;
@@ -82,23 +83,7 @@ pub async fn complete(
                 .iter()
                 .filter_map(|f| Some((f, documents.iter().find(|d| d.id == f.document)?)))
             {
-                let file = StoredFile::insert(
-                    conn,
-                    &finished.sha256,
-                    &document.name,
-                    "application/pdf",
-                    finished.size,
-                    None,
-                )
-                .await?;
-                Document::set_file(
-                    conn,
-                    document.id,
-                    file.id,
-                    document.page_count.unwrap_or(0),
-                    now,
-                )
-                .await?;
+                new_version(conn, document, &finished.sha256, finished.size, None, now).await?;
             }
             let signers = Signer::of_tasks(conn, &[task.id]).await?;
             let before = Snapshot::of(&task, &signers);
