@@ -94,22 +94,28 @@ impl Attempt {
             .await
     }
 
-    /// Notes the signed revisions (stored by hash) of the attempt.
+    /// Notes the signed revisions (stored by hash) of a PREPARED attempt;
+    /// None when it was carried on meanwhile by someone else.
     pub async fn set_signed(
         conn: &mut AsyncPgConnection,
         id: AttemptId,
         revisions: &serde_json::Value,
         at: DateTime<Utc>,
-    ) -> QueryResult<()> {
-        diesel::update(signing_attempts::table.find(id))
-            .set((
-                signing_attempts::status.eq(AttemptStatus::Signed),
-                signing_attempts::revisions.eq(Some(revisions)),
-                signing_attempts::updated_at.eq(at),
-            ))
-            .execute(conn)
-            .await
-            .map(drop)
+    ) -> QueryResult<Option<Attempt>> {
+        diesel::update(
+            signing_attempts::table
+                .find(id)
+                .filter(signing_attempts::status.eq(AttemptStatus::Prepared)),
+        )
+        .set((
+            signing_attempts::status.eq(AttemptStatus::Signed),
+            signing_attempts::revisions.eq(Some(revisions)),
+            signing_attempts::updated_at.eq(at),
+        ))
+        .returning(Attempt::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
     }
 
     pub async fn set_status(

@@ -44,46 +44,39 @@ impl SigningCode {
             .map(|_| ())
     }
 
-    /// Counts one try against the live, unused code within `max_attempts`;
-    /// its hash, or None when there is no such code.
-    pub async fn count_attempt(
+    /// Tries `code_hash` against the live, unused code within
+    /// `max_attempts`, in one statement: a wrong try counts, a right one
+    /// does not (its call may still be refused for its input). None when
+    /// there is no such code.
+    pub async fn try_code(
         conn: &mut AsyncPgConnection,
         task: TaskId,
         user: UserId,
+        code_hash: &[u8],
         max_attempts: i32,
         now: DateTime<Utc>,
-    ) -> QueryResult<Option<Vec<u8>>> {
-        diesel::update(
-            signing_codes::table
-                .filter(signing_codes::task_id.eq(task))
-                .filter(signing_codes::user_id.eq(user))
-                .filter(signing_codes::consumed_at.is_null())
-                .filter(signing_codes::expires_at.gt(now))
-                .filter(signing_codes::attempts.lt(max_attempts)),
+    ) -> QueryResult<Option<bool>> {
+        #[derive(diesel::QueryableByName)]
+        struct Tried {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            right: bool,
+        }
+        let tried: Option<Tried> = diesel::sql_query(
+            "UPDATE signing_codes \
+             SET attempts = attempts + CASE WHEN code_hash = $3 THEN 0 ELSE 1 END \
+             WHERE task_id = $1 AND user_id = $2 AND consumed_at IS NULL \
+             AND expires_at > $4 AND attempts < $5 \
+             RETURNING code_hash = $3 AS right",
         )
-        .set(signing_codes::attempts.eq(signing_codes::attempts + 1))
-        .returning(signing_codes::code_hash)
+        .bind::<diesel::sql_types::Uuid, _>(task)
+        .bind::<diesel::sql_types::Uuid, _>(user)
+        .bind::<diesel::sql_types::Bytea, _>(code_hash)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Integer, _>(max_attempts)
         .get_result(conn)
         .await
-        .optional()
-    }
-
-    /// Takes back the try `count_attempt` counted: only wrong tries count.
-    pub async fn uncount_attempt(
-        conn: &mut AsyncPgConnection,
-        task: TaskId,
-        user: UserId,
-    ) -> QueryResult<()> {
-        diesel::update(
-            signing_codes::table
-                .filter(signing_codes::task_id.eq(task))
-                .filter(signing_codes::user_id.eq(user))
-                .filter(signing_codes::attempts.gt(0)),
-        )
-        .set(signing_codes::attempts.eq(signing_codes::attempts - 1))
-        .execute(conn)
-        .await
-        .map(drop)
+        .optional()?;
+        Ok(tried.map(|t| t.right))
     }
 
     /// Uses the code with this hash up; false when it was used already or

@@ -16,7 +16,6 @@ use crate::domain::tasks::parties;
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::notify::texts;
-use crate::pki::secrets::constant_time_eq;
 
 fn code_hash(svc: &Services<'_>, task: TaskId, viewer: &Viewer, code: &str) -> AppResult<Vec<u8>> {
     svc.keys
@@ -90,8 +89,9 @@ pub fn code_mac(
     code_hash(svc, task, viewer, checked_format(code)?)
 }
 
-/// Checks the viewer's live code for `task` in a transaction of its own,
-/// so that a wrong try counts whatever the caller does next (a right one
+/// Checks the viewer's live code for `task` in a statement of its own
+/// (called outside any transaction), so that a wrong try counts whatever
+/// the caller does next (a right one
 /// does not: the call may still be refused for its input); the code
 /// stays unused (`use_up` takes it with the change it authorises).
 pub async fn check(
@@ -102,23 +102,16 @@ pub async fn check(
     code: &str,
 ) -> AppResult<Vec<u8>> {
     let mac = code_mac(svc, task, viewer, code)?;
-    let now = svc.clock.now();
-    let right = conn
-        .transaction(async |conn| {
-            let Some(stored) =
-                SigningCode::count_attempt(conn, task, viewer.user_id, MAX_ATTEMPTS, now).await?
-            else {
-                return Ok::<_, AppError>(false);
-            };
-            let right = constant_time_eq(&mac, &stored);
-            if right {
-                // A right code with input refused later may be sent again.
-                SigningCode::uncount_attempt(conn, task, viewer.user_id).await?;
-            }
-            Ok(right)
-        })
-        .await?;
-    if !right {
+    let tried = SigningCode::try_code(
+        conn,
+        task,
+        viewer.user_id,
+        &mac,
+        MAX_ATTEMPTS,
+        svc.clock.now(),
+    )
+    .await?;
+    if tried != Some(true) {
         return Err(wrong());
     }
     Ok(mac)

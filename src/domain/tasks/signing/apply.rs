@@ -113,18 +113,28 @@ pub async fn apply(
             let signed_all = own_documents_signed(conn, &task, signer, &documents).await?;
             let person = (signer.kind == PartyKind::Person).then_some(attempt.user_id);
             let mut invited = Vec::new();
+            // The state after, kept in step with the updates below.
+            let mut after = signers.clone();
+            let mut task_after = task.clone();
             if signed_all {
                 Signer::set_signed(conn, signer.id, person, now).await?;
+                for s in after.iter_mut().filter(|s| s.id == signer.id) {
+                    s.status = SignerStatus::Signed;
+                    s.user_id = person.or(s.user_id);
+                }
                 happened.push(Happened {
                     kind: TaskEventKind::SignerSigned,
                     signer: Some(signer.id),
                 });
-                let after = Signer::of_tasks(conn, &[task.id]).await?;
                 if after.iter().all(|s| s.status == SignerStatus::Signed) {
                     Task::set_all_signed(conn, task.id, now).await?;
+                    task_after.all_signed_at = Some(now);
                 } else if task.sign_order == SignOrder::Sequential {
                     invited = next_step(&after);
                     Signer::set_status(conn, &invited, SignerStatus::Pending).await?;
+                    for s in after.iter_mut().filter(|s| invited.contains(&s.id)) {
+                        s.status = SignerStatus::Pending;
+                    }
                     for id in &invited {
                         happened.push(Happened {
                             kind: TaskEventKind::SignerPending,
@@ -134,20 +144,19 @@ pub async fn apply(
                 }
             } else if let Some(user) = person {
                 Signer::link_user(conn, signer.id, user).await?;
+                for s in after.iter_mut().filter(|s| s.id == signer.id) {
+                    s.user_id = Some(user);
+                }
             }
             invite(conn, svc, &task, &signers, &invited).await?;
             Attempt::set_status(conn, id, AttemptStatus::Applied, None, now).await?;
-            let task_after = Task::find(conn, task.id)
-                .await?
-                .ok_or(AppError::NotFound("task"))?;
-            let signers_after = Signer::of_tasks(conn, &[task.id]).await?;
             events::publish(
                 conn,
                 svc,
                 task.id,
                 happened,
                 &before,
-                &Snapshot::of(&task_after, &signers_after),
+                &Snapshot::of(&task_after, &after),
                 now,
             )
             .await?;

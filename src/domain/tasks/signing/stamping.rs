@@ -5,9 +5,8 @@
 
 use std::collections::HashMap;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 
-use crate::db::enums::AttemptStatus;
 use crate::db::files::StoredFile;
 use crate::db::signing::Attempt;
 use crate::db::tasks::Document;
@@ -163,15 +162,9 @@ pub async fn sign_documents(
     }
     let revisions = serde_json::to_value(&revisions).map_err(AppError::internal)?;
     let now = svc.clock.now();
-    let id = attempt.id;
-    conn.transaction(async |conn| {
-        let current = Attempt::lock(conn, id).await?;
-        if current.status != AttemptStatus::Prepared {
-            // Someone else carried it on meanwhile; theirs stands.
-            return Ok(current);
-        }
-        Attempt::set_signed(conn, id, &revisions, now).await?;
-        Ok::<_, AppError>(Attempt::find(conn, id).await?)
-    })
-    .await
+    // Someone else may have carried it on meanwhile; theirs stands.
+    match Attempt::set_signed(conn, attempt.id, &revisions, now).await? {
+        Some(signed) => Ok(signed),
+        None => Ok(Attempt::find(conn, attempt.id).await?),
+    }
 }
