@@ -33,7 +33,7 @@ use crate::db::ids::UserId;
 use crate::db::ids::{DocumentId, EnterpriseId, FileId, SealId, SealSlotId, TaskId};
 use crate::db::signing::Attempt;
 use crate::db::tasks::{Document, Task};
-use crate::domain::tasks::intent;
+use crate::domain::tasks::{inbox, intent};
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::pdf::fill::OwnedFieldText;
@@ -140,24 +140,29 @@ pub async fn sign(
         .await?
         .ok_or(AppError::NotFound("task"))?;
     let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
-    // An attempt with this code proves the viewer signs here: carry it on.
-    let attempt = match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
-        Some(earlier) => earlier,
+    // An attempt with this code proves the viewer signed here: carry it
+    // on. Only a fresh attempt checked that the viewer still sees the task.
+    let (attempt, fresh) = match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
+        Some(earlier) => (earlier, false),
         None => match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
-            Ok(attempt) => attempt,
+            Ok(attempt) => (attempt, true),
             Err(refused) => {
                 // A double submit racing this one used the code first.
                 match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
-                    Some(theirs) => theirs,
+                    Some(theirs) => (theirs, false),
                     None => return Err(refused),
                 }
             }
         },
     };
     carry_on(conn, svc, attempt).await?;
-    Task::find(conn, task.id)
-        .await?
-        .ok_or(AppError::NotFound("task"))
+    if fresh {
+        Task::find(conn, task.id)
+            .await?
+            .ok_or(AppError::NotFound("task"))
+    } else {
+        inbox::find(conn, viewer, task.id).await
+    }
 }
 
 /// Takes an attempt from wherever it stopped to APPLIED, then completes
