@@ -54,6 +54,13 @@ pub enum Event {
         at: DateTime<Utc>,
         boxes: Vec<BoxChange>,
     },
+    /// A task entered inboxes without a TaskEvent: at initiation, the
+    /// initiator's INITIATED box and the CC'd users' CC boxes.
+    InboxChanged {
+        task: TaskId,
+        at: DateTime<Utc>,
+        boxes: Vec<BoxChange>,
+    },
 }
 
 /// The API's TaskEventKind.
@@ -66,22 +73,34 @@ pub enum TaskEventKind {
     TaskVoided,
 }
 
-/// The boxes a task moves between as its state changes (the other boxes,
-/// INITIATED and CC, hold a task for its whole life).
+/// The boxes of the inboxes: the first four follow a task's state;
+/// INITIATED and CC hold a task from its initiation on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum InboxBox {
     ToSign,
     WaitingForOthers,
     Completed,
     Voided,
+    Initiated,
+    Cc,
 }
 
 /// Whose inbox: a person signer's personal space (by account once linked,
-/// else by the phone the row named), or an enterprise's space.
+/// else by the phone the row named), an enterprise's space, or a CC'd
+/// user's personal space.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum InboxOwner {
-    Person { user: Option<UserId>, phone: String },
-    Enterprise { enterprise: EnterpriseId },
+    Person {
+        user: Option<UserId>,
+        phone: String,
+    },
+    Enterprise {
+        enterprise: EnterpriseId,
+    },
+    /// A user's personal space (CC'd users).
+    User {
+        user: UserId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +121,8 @@ impl Event {
             } => *owner == user && *except != Some(session),
             Self::UserUpdated { .. }
             | Self::CertificateOrderUpdated { .. }
-            | Self::TaskChanged { .. } => false,
+            | Self::TaskChanged { .. }
+            | Self::InboxChanged { .. } => false,
         }
     }
 }

@@ -215,6 +215,8 @@ fn task_box(inbox_box: InboxBox) -> (TaskBox, inbox::TaskBox) {
         InboxBox::WaitingForOthers => (TaskBox::WaitingForOthers, inbox::TaskBox::WaitingForOthers),
         InboxBox::Completed => (TaskBox::Completed, inbox::TaskBox::Completed),
         InboxBox::Voided => (TaskBox::Voided, inbox::TaskBox::Voided),
+        InboxBox::Initiated => (TaskBox::Initiated, inbox::TaskBox::Initiated),
+        InboxBox::Cc => (TaskBox::Cc, inbox::TaskBox::Cc),
     }
 }
 
@@ -226,6 +228,7 @@ fn concerns(change: &BoxChange, space: Space, viewer: &Viewer, phone: &str) -> b
             None => named == phone,
         },
         (InboxOwner::Enterprise { enterprise }, Space::Enterprise(id)) => *enterprise == id,
+        (InboxOwner::User { user }, Space::Personal) => *user == viewer.user_id,
         _ => false,
     }
 }
@@ -330,9 +333,12 @@ impl SigningSubscription {
                             return Some((Ok(event), (receiver, ready)));
                         }
                         let (task, at, boxes) = match receiver.recv().await {
-                            Ok(Event::TaskChanged {
-                                task, at, boxes, ..
-                            }) => (task, at, boxes),
+                            Ok(
+                                Event::TaskChanged {
+                                    task, at, boxes, ..
+                                }
+                                | Event::InboxChanged { task, at, boxes },
+                            ) => (task, at, boxes),
                             Ok(_) => continue,
                             Err(RecvError::Lagged(missed)) => {
                                 tracing::warn!(missed, "an inbox subscriber fell behind");

@@ -235,3 +235,45 @@ async fn voiding_a_task_moves_it_to_everyones_voided_box() {
         [("TO_SIGN".into(), false), ("VOIDED".into(), true)]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn initiation_puts_tasks_in_the_initiators_and_the_cc_inboxes() {
+    use crate::helpers::contracts::{grant_quota, labor_values, published_labor_template};
+    let t = TestApp::spawn().await;
+    let c = crate::helpers::flows::certified(
+        &t,
+        "13800021001",
+        "郑州抄送科技有限公司",
+        "91350100M000100Y43",
+    )
+    .await;
+    grant_quota(&t, &c.enterprise, 1).await;
+    let watcher = t.verified_person("13800021002", "41010519900307123X").await;
+    let bt = business_type(&t, &c.admin, &c.enterprise, "劳动合同").await;
+    let template = published_labor_template(&t, &c).await;
+    let addr = t.serve().await;
+    let mut initiated = subscribed(addr, &c.admin, INBOX, json!({ "e": c.enterprise })).await;
+    let mut cc = subscribed(addr, &watcher, INBOX, json!({ "e": null })).await;
+    tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
+    let input = json!({
+        "enterpriseId": c.enterprise, "title": "抄送任务", "businessTypeId": bt,
+        "templateIds": [template], "signOrder": "SEQUENTIAL", "ccUserIds": [watcher.user_id],
+        "enterpriseSigners": [{ "roleKey": "employer", "enterpriseId": c.enterprise, "step": 2 }],
+        "personSigner": { "roleKey": "employee", "step": 1 },
+        "rows": [{ "person": { "name": "张三", "phone": "13500021001" }, "values": labor_values("张三") }],
+    });
+    let r = t
+        .gql_as(
+            &c.admin.token,
+            crate::signing::INITIATE,
+            json!({ "i": input }),
+        )
+        .await;
+    let task = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"].clone();
+    let events = received(&mut initiated, "inbox", 1).await;
+    assert_eq!(boxes(&events), [("INITIATED".into(), true)]);
+    assert_eq!(events[0]["task"]["id"], task);
+    let events = received(&mut cc, "inbox", 1).await;
+    assert_eq!(boxes(&events), [("CC".into(), true)]);
+    assert_eq!(events[0]["task"]["id"], task);
+}

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::db::enums::{PartyKind, SignerStatus, TaskStatus};
-use crate::db::ids::{SignerId, TaskId};
+use crate::db::ids::{SignerId, TaskId, UserId};
 use crate::db::tasks::{Signer, Task};
 use crate::domain::Services;
 use crate::domain::tasks::inbox::{TaskBox, boxes_of};
@@ -64,11 +64,53 @@ impl Snapshot {
 
 fn inbox_box(task_box: TaskBox) -> InboxBox {
     match task_box {
+        TaskBox::ToSign | TaskBox::Acting => InboxBox::ToSign,
         TaskBox::WaitingForOthers => InboxBox::WaitingForOthers,
         TaskBox::Completed => InboxBox::Completed,
         TaskBox::Voided => InboxBox::Voided,
-        _ => InboxBox::ToSign,
+        TaskBox::Initiated => InboxBox::Initiated,
+        TaskBox::Cc => InboxBox::Cc,
     }
+}
+
+/// Publishes that new tasks entered their initiator's INITIATED box and
+/// their CC'd users' CC boxes, inside the initiating transaction.
+pub async fn initiated(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    tasks: &[Task],
+    cc: &[(TaskId, UserId)],
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    for task in tasks {
+        let mut boxes = vec![BoxChange {
+            owner: InboxOwner::Enterprise {
+                enterprise: task.enterprise_id,
+            },
+            task_box: InboxBox::Initiated,
+            entered: true,
+        }];
+        boxes.extend(
+            cc.iter()
+                .filter(|(t, _)| *t == task.id)
+                .map(|(_, user)| BoxChange {
+                    owner: InboxOwner::User { user: *user },
+                    task_box: InboxBox::Cc,
+                    entered: true,
+                }),
+        );
+        svc.events
+            .publish(
+                conn,
+                Event::InboxChanged {
+                    task: task.id,
+                    at,
+                    boxes,
+                },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The boxes each side's task left and entered between two snapshots.
@@ -86,7 +128,7 @@ pub fn box_changes(before: &Snapshot, after: &Snapshot) -> Vec<BoxChange> {
                     InboxOwner::Person { phone: p, .. } if p == phone => Some(b),
                     _ => None,
                 }),
-                InboxOwner::Enterprise { .. } => None,
+                InboxOwner::Enterprise { .. } | InboxOwner::User { .. } => None,
             })
             .unwrap_or(&empty);
         let now = after.get(owner).unwrap_or(&empty);

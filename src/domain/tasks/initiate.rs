@@ -13,6 +13,7 @@ use crate::db::tasks::{Batch, Document, NewBatch, Signer, Task};
 use crate::db::templates::Template;
 use crate::db::users::User;
 use crate::domain::real_name::ID_CONTEXT;
+use crate::domain::tasks::events;
 use crate::domain::tasks::plan::{BatchInput, Plan, Rows, plan};
 use crate::domain::tasks::values::Cell;
 use crate::domain::{RequestMeta, Services, Viewer, audit, membership, templates};
@@ -153,6 +154,7 @@ pub async fn initiate(
             if !Quota::debit_tasks(conn, input.enterprise, &task_ids, viewer.user_id, now).await? {
                 return Err(AppError::QuotaExhausted);
             }
+            events::initiated(conn, svc, &rows.tasks, &rows.cc, now).await?;
             audit::record(
                 conn,
                 svc,
