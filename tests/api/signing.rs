@@ -381,6 +381,13 @@ async fn refused_calls_name_their_cause_and_sign_nothing() {
             json!([{ "documentId": uuid::Uuid::new_v4().to_string(), "sealId": handwritten }]),
             "placements[0].documentId",
         ),
+        (
+            json!([
+                { "documentId": document, "slotId": slot("employee"), "sealId": handwritten },
+                { "documentId": document, "slotId": slot("employee"), "sealId": handwritten },
+            ]),
+            "placements[1].slotId",
+        ),
     ];
     for (placements, field) in refused {
         let r = sign(

@@ -321,6 +321,16 @@ async fn plan(
                 "not a document signed in this call",
             ));
         }
+        let twice = placement.slot.is_some()
+            && input.placements[..i]
+                .iter()
+                .any(|p| p.document == placement.document && p.slot == placement.slot);
+        if twice {
+            return Err(AppError::bad_input(
+                format!("placements[{i}].slotId"),
+                "this slot is placed already",
+            ));
+        }
     }
     let seals = usable_seals(conn, svc, viewer, signer).await?;
     let date = date_text(svc.clock.now());
