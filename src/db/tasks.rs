@@ -276,14 +276,7 @@ impl Task {
             ))
             .execute(conn)
             .await?;
-        diesel::update(task_documents::table.filter(task_documents::task_id.eq(id)))
-            .set((
-                task_documents::status.eq(DocumentStatus::Completed),
-                task_documents::updated_at.eq(at),
-            ))
-            .execute(conn)
-            .await
-            .map(drop)
+        Document::set_status_of_task(conn, id, DocumentStatus::Completed, at).await
     }
 
     /// Tasks every signer signed before `before` that are not completed
@@ -345,14 +338,7 @@ impl Task {
             ))
             .execute(conn)
             .await?;
-        diesel::update(task_documents::table.filter(task_documents::task_id.eq(id)))
-            .set((
-                task_documents::status.eq(DocumentStatus::Voided),
-                task_documents::updated_at.eq(at),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(())
+        Document::set_status_of_task(conn, id, DocumentStatus::Voided, at).await
     }
 
     /// Up to `limit` IN_PROGRESS tasks past their deadline, locked; tasks
@@ -570,6 +556,23 @@ impl Signer {
 }
 
 impl Document {
+    /// Every document of the task ends with it.
+    async fn set_status_of_task(
+        conn: &mut AsyncPgConnection,
+        task: TaskId,
+        status: DocumentStatus,
+        at: DateTime<Utc>,
+    ) -> QueryResult<()> {
+        diesel::update(task_documents::table.filter(task_documents::task_id.eq(task)))
+            .set((
+                task_documents::status.eq(status),
+                task_documents::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
     pub async fn find(
         conn: &mut AsyncPgConnection,
         id: DocumentId,

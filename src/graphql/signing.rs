@@ -19,7 +19,7 @@ use crate::domain::tasks::signing::{
 use crate::error::AppError;
 use crate::events::{self, BoxChange, Event, InboxBox, InboxOwner};
 use crate::graphql::context::{ContextExt, parse_id};
-use crate::graphql::task_views::{Signer, SigningTask, views, views_for};
+use crate::graphql::task_views::{Signer, SigningTask, view_for, views};
 use crate::graphql::tasks::TaskBox;
 
 /// A seal on a slot of the signer's role (`slotId`), or at a free
@@ -111,10 +111,7 @@ impl SigningMutation {
             input,
         )
         .await?;
-        Ok(views_for(ctx, &mut conn, vec![task])
-            .await?
-            .pop()
-            .ok_or(AppError::NotFound("task"))?)
+        Ok(view_for(ctx, &mut conn, task).await?)
     }
 }
 

@@ -198,6 +198,18 @@ pub async fn views_for(
         .collect())
 }
 
+/// One task's view, prefetching only what the selection reads.
+pub async fn view_for(
+    ctx: &Context<'_>,
+    conn: &mut AsyncPgConnection,
+    task: TaskRow,
+) -> AppResult<SigningTask> {
+    views_for(ctx, conn, vec![task])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound("task"))
+}
+
 pub async fn views(
     conn: &mut AsyncPgConnection,
     tasks: Vec<TaskRow>,

@@ -19,7 +19,7 @@ use crate::domain::tasks::{inbox, initiate, lifecycle};
 use crate::error::{AppError, RowError as DomainRowError};
 use crate::graphql::context::{ContextExt, decode_time_cursor, parse_id, read_upload, time_cursor};
 use crate::graphql::seals::File;
-use crate::graphql::task_views::{SigningTask, TaskConnection, connection, views};
+use crate::graphql::task_views::{SigningTask, TaskConnection, connection, view_for, views};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum SignOrder {
@@ -611,10 +611,7 @@ impl TasksMutation {
             &reason,
         )
         .await?;
-        Ok(views(&mut conn, vec![task])
-            .await?
-            .pop()
-            .ok_or(AppError::NotFound("task"))?)
+        Ok(view_for(ctx, &mut conn, task).await?)
     }
 
     /// 催办: an SMS to each pending signer not reminded in the last hour;

@@ -166,21 +166,17 @@ async fn the_sheet_template_keeps_keys_labels_text_columns_and_the_enterprise_ro
     );
 }
 
+/// `validateSigningBatch` with a sheet against the batch of `ready`.
+async fn validated(t: &TestApp, c: &Certified, bt: &str, template: &str, bytes: &[u8]) -> Value {
+    with_sheet(t, &c.admin.token, VALIDATE, batch(c, bt, template), bytes).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_filled_sheet_is_checked_row_by_row_and_starts_the_batch() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800008002").await;
     grant_quota(&t, &c.enterprise, 10).await;
-    let validate = async |bytes: &[u8]| {
-        with_sheet(
-            &t,
-            &c.admin.token,
-            VALIDATE,
-            batch(&c, &bt, &template),
-            bytes,
-        )
-        .await
-    };
+    let validate = async |bytes: &[u8]| validated(&t, &c, &bt, &template, bytes).await;
 
     // The merged work location leaves the last row without one.
     let merged = filled_sheet(4, true);
@@ -278,16 +274,7 @@ async fn sheets_built_to_hurt_are_refused_before_they_cost_anything() {
     let t = TestApp::spawn().await;
     let (c, bt, template) = ready(&t, "13800008003").await;
     grant_quota(&t, &c.enterprise, 10).await;
-    let validate = async |bytes: &[u8]| {
-        with_sheet(
-            &t,
-            &c.admin.token,
-            VALIDATE,
-            batch(&c, &bt, &template),
-            bytes,
-        )
-        .await
-    };
+    let validate = async |bytes: &[u8]| validated(&t, &c, &bt, &template, bytes).await;
 
     let mut sparse = Workbook::new();
     let ws = sparse.add_worksheet();

@@ -49,13 +49,24 @@ pub async fn add_signature(t: &TestApp, person: &Person) {
 }
 
 pub async fn scene(t: &TestApp, admin_phone: &str, employee_phone: &str) -> Scene {
+    scene_in(t, admin_phone, employee_phone, "SEQUENTIAL", (1, 2)).await
+}
+
+/// `scene` with the order and the (person, enterprise) steps given.
+pub async fn scene_in(
+    t: &TestApp,
+    admin_phone: &str,
+    employee_phone: &str,
+    order: &str,
+    (person_step, enterprise_step): (i32, i32),
+) -> Scene {
     let c = certified(t, admin_phone, "郑州签署科技有限公司", "91350100M000100Y43").await;
     grant_quota(t, &c.enterprise, 5).await;
     let employee = t
         .verified_person(employee_phone, "410105199003074537")
         .await;
     add_signature(t, &employee).await;
-    let task = initiate(t, &c, employee_phone, "SEQUENTIAL", 1, 2).await;
+    let task = initiate(t, &c, employee_phone, order, person_step, enterprise_step).await;
     Scene { c, employee, task }
 }
 
@@ -102,6 +113,28 @@ pub async fn code_for(t: &TestApp, person: &Person, task: &str) -> String {
 
 pub async fn sign(t: &TestApp, person: &Person, input: Value) -> Value {
     t.gql_as(&person.token, SIGN, json!({ "i": input })).await
+}
+
+/// A fresh code, then one-click `signTask` for `enterprise`.
+pub async fn enterprise_signs(t: &TestApp, person: &Person, enterprise: &str, task: &str) -> Value {
+    let code = code_for(t, person, task).await;
+    sign(
+        t,
+        person,
+        json!({ "taskId": task, "enterpriseId": enterprise, "smsCode": code }),
+    )
+    .await
+}
+
+/// A fresh code, then `signTask` for the person, completing its phone.
+pub async fn employee_signs(t: &TestApp, person: &Person, task: &str, phone: &str) -> Value {
+    let code = code_for(t, person, task).await;
+    sign(
+        t,
+        person,
+        json!({ "taskId": task, "smsCode": code, "fieldValues": { "employee_phone": phone } }),
+    )
+    .await
 }
 
 /// The current bytes of each document of the task, in order.
@@ -212,13 +245,7 @@ async fn the_person_then_the_enterprise_sign_and_the_contract_completes() {
     assert_eq!(evidence_count(&t, &s.task).await, 1);
 
     // The employer: one click puts its official seal and the date.
-    let code = code_for(&t, &s.c.admin, &s.task).await;
-    let r = sign(
-        &t,
-        &s.c.admin,
-        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
-    )
-    .await;
+    let r = enterprise_signs(&t, &s.c.admin, &s.c.enterprise, &s.task).await;
     let task = ok(&r, "signTask");
     assert_eq!(task["status"], "COMPLETED", "{task}");
     assert!(task["completedAt"].is_string());
@@ -489,17 +516,11 @@ fn wrong_code(code: &str) -> &'static str {
 #[tokio::test(flavor = "multi_thread")]
 async fn signers_sharing_a_step_sign_at_once_and_both_signatures_hold() {
     let t = TestApp::spawn().await;
-    let c = certified(
-        &t,
-        "13800020201",
-        "郑州会签科技有限公司",
-        "91350100M000100Y43",
-    )
-    .await;
-    grant_quota(&t, &c.enterprise, 1).await;
-    let employee = t.verified_person("13500020201", "410105199003074537").await;
-    add_signature(&t, &employee).await;
-    let id = initiate(&t, &c, "13500020201", "UNORDERED", 1, 1).await;
+    let Scene {
+        c,
+        employee,
+        task: id,
+    } = scene_in(&t, "13800020201", "13500020201", "UNORDERED", (1, 1)).await;
     let view = task(&t, &c.admin, &id).await;
     assert_eq!(statuses(&view), ["PENDING", "PENDING"]);
     let person_code = code_for(&t, &employee, &id).await;
@@ -636,13 +657,7 @@ async fn a_crash_between_signing_and_applying_leaves_one_signature_after_recover
 
     // The enterprise crashes too; nobody retries: the recovery job
     // finishes the attempt and completes the task.
-    let code = code_for(&t, &s.c.admin, &s.task).await;
-    let r = sign(
-        &t,
-        &s.c.admin,
-        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
-    )
-    .await;
+    let r = enterprise_signs(&t, &s.c.admin, &s.c.enterprise, &s.task).await;
     assert_eq!(error_code(&r), "INTERNAL", "{r}");
     let mut conn = healthy.conn().await;
     let recover = yuyunqian::domain::tasks::signing::recover_pass;
@@ -675,21 +690,9 @@ async fn a_contract_signed_through_the_api_passes_the_independent_validators() {
     use crate::pades::{pdfsig_trusting_root, pyhanko, tool, validator_dir};
     let (t, addr) = TestApp::serving().await;
     let s = scene(&t, "13800020701", "13500020701").await;
-    let code = code_for(&t, &s.employee, &s.task).await;
-    let r = sign(
-        &t,
-        &s.employee,
-        json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020701" } }),
-    )
-    .await;
+    let r = employee_signs(&t, &s.employee, &s.task, "13500020701").await;
     ok(&r, "signTask");
-    let code = code_for(&t, &s.c.admin, &s.task).await;
-    let r = sign(
-        &t,
-        &s.c.admin,
-        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
-    )
-    .await;
+    let r = enterprise_signs(&t, &s.c.admin, &s.c.enterprise, &s.task).await;
     assert_eq!(ok(&r, "signTask")["status"], "COMPLETED");
     // Outside tools judge times by the real clock.
     t.app.clock.reset();

@@ -8,7 +8,7 @@ use crate::helpers::contracts::{enterprise_seal, fill_all, grant_quota, labor_va
 use crate::helpers::flows::certified;
 use crate::helpers::test_app::error_code;
 use crate::signing::{
-    INITIATE, SEND_CODE, add_signature, code_for, documents, ok, sign, signatures,
+    INITIATE, SEND_CODE, add_signature, documents, employee_signs, enterprise_signs, ok, signatures,
 };
 use crate::templates::{business_type, complete_layout, other_enterprise};
 
@@ -76,35 +76,17 @@ async fn a_person_an_agency_and_the_employer_sign_in_turn() {
         .gql_as(&agency.admin.token, SEND_CODE, json!({ "t": task }))
         .await;
     assert_eq!(error_code(&r), "CONFLICT", "the agency signs second: {r}");
-    let code = code_for(&t, &employee, &task).await;
-    let r = sign(
-        &t,
-        &employee,
-        json!({ "taskId": task, "smsCode": code, "fieldValues": { "employee_phone": "13500020901" } }),
-    )
-    .await;
+    let r = employee_signs(&t, &employee, &task, "13500020901").await;
     assert_eq!(
         statuses(ok(&r, "signTask")),
         ["employer:WAITING", "agency:PENDING", "employee:SIGNED"]
     );
-    let code = code_for(&t, &agency.admin, &task).await;
-    let r = sign(
-        &t,
-        &agency.admin,
-        json!({ "taskId": task, "enterpriseId": agency.enterprise, "smsCode": code }),
-    )
-    .await;
+    let r = enterprise_signs(&t, &agency.admin, &agency.enterprise, &task).await;
     assert_eq!(
         statuses(ok(&r, "signTask")),
         ["employer:PENDING", "agency:SIGNED", "employee:SIGNED"]
     );
-    let code = code_for(&t, &employer.admin, &task).await;
-    let r = sign(
-        &t,
-        &employer.admin,
-        json!({ "taskId": task, "enterpriseId": employer.enterprise, "smsCode": code }),
-    )
-    .await;
+    let r = enterprise_signs(&t, &employer.admin, &employer.enterprise, &task).await;
     assert_eq!(ok(&r, "signTask")["status"], "COMPLETED", "{r}");
     // Every party hears of it: the employee where to download it, the
     // signing enterprises' ADMINs that it is complete.

@@ -11,7 +11,7 @@ use crate::helpers::contracts::enterprise_seal;
 use crate::helpers::flows::member;
 use crate::helpers::test_app::{Person, error_code};
 use crate::helpers::ws::{Socket, connect, init, next, send};
-use crate::signing::{code_for, ok, scene, sign};
+use crate::signing::{employee_signs, enterprise_signs, ok, scene, sign};
 use crate::templates::business_type;
 
 const PROGRESS: &str = "subscription($t: ID!) { taskProgress(taskId: $t) { kind signer { role { key } status } task { status } at } }";
@@ -122,13 +122,7 @@ async fn progress_and_inbox_events_arrive_in_order_on_another_node() {
     let mut member_inbox = subscribed(addr, &hr, INBOX, json!({ "e": s.c.enterprise })).await;
     tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
 
-    let code = code_for(&t, &s.employee, &s.task).await;
-    let r = sign(
-        &t,
-        &s.employee,
-        json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020501" } }),
-    )
-    .await;
+    let r = employee_signs(&t, &s.employee, &s.task, "13500020501").await;
     ok(&r, "signTask");
     let events = received(&mut progress_socket, "taskProgress", 2).await;
     assert_eq!(
@@ -170,13 +164,7 @@ async fn progress_and_inbox_events_arrive_in_order_on_another_node() {
     )
     .await;
     assert_eq!(error_code(&r), "NOT_FOUND", "{r}");
-    let code = code_for(&t, &s.c.admin, &s.task).await;
-    let r = sign(
-        &t,
-        &s.c.admin,
-        json!({ "taskId": s.task, "enterpriseId": s.c.enterprise, "smsCode": code }),
-    )
-    .await;
+    let r = enterprise_signs(&t, &s.c.admin, &s.c.enterprise, &s.task).await;
     assert_eq!(ok(&r, "signTask")["status"], "COMPLETED");
     let events = received(&mut progress_socket, "taskProgress", 2).await;
     assert_eq!(
