@@ -21,6 +21,7 @@ use yuyunqian::pdf::fill::{FieldText, fill};
 use yuyunqian::pdf::sign::{DEFAULT_RESERVED, FieldSpec, SignatureKind, prepare};
 use yuyunqian::pdf::stamp::{Stamp, appearance};
 use yuyunqian::pdf::verify::{Trust, Verdict, verify};
+use yuyunqian::pki::algorithms::{Digest, SignatureAlgorithm};
 use yuyunqian::pki::ca::{self, KeyAlgorithm, SubjectInfo};
 use yuyunqian::pki::cms::{self, Cert, ID_DATA, SignerParts};
 use yuyunqian::pki::tsa::{self, Tsa};
@@ -113,18 +114,19 @@ fn sign_once(pdf: &[u8], m: &Material, stamp: Option<&[u8]>) -> Vec<u8> {
         texts: Vec::new(),
     };
     let prepared = prepare(pdf, &document, &spec, DEFAULT_RESERVED).expect("prepare");
-    let digest = prepared.digest().expect("digest");
-    let attributes = cms::signed_attributes(ID_DATA, &digest, &m.signer).expect("attributes");
-    let signature = cms::sign_ecdsa_sha256(&m.key, &cms::to_be_signed(&attributes).expect("der"))
+    let digest = prepared.digest(Digest::Sha256).expect("digest");
+    let attributes =
+        cms::signed_attributes(ID_DATA, &digest, &m.signer, Digest::Sha256).expect("attributes");
+    let signature = SignatureAlgorithm::EcdsaSha256
+        .sign(&m.key, &cms::to_be_signed(&attributes).expect("der"))
         .expect("sign");
-    let imprint =
-        openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signature).expect("hash");
+    let imprint = Digest::Sha256.hash(&[&signature]).expect("hash");
     let tsa = Tsa {
         cert: &m.tsa_cert,
         chain: &m.chain,
         key: &m.tsa_key,
     };
-    let token = tsa::issue_token(&tsa, &imprint, Utc::now(), None).expect("token");
+    let token = tsa::issue_token(&tsa, Digest::Sha256, &imprint, Utc::now(), None).expect("token");
     let cms = cms::signed_data(
         ID_DATA,
         None,
@@ -132,6 +134,7 @@ fn sign_once(pdf: &[u8], m: &Material, stamp: Option<&[u8]>) -> Vec<u8> {
             signer: &m.signer,
             chain: &m.chain,
             signed_attributes: attributes,
+            algorithm: SignatureAlgorithm::EcdsaSha256,
             signature,
             timestamp_token: Some(token),
         },
@@ -244,17 +247,18 @@ fn main() {
         1000,
         || {
             let digest = [7u8; 32];
-            let attributes =
-                cms::signed_attributes(ID_DATA, &digest, &m.signer).expect("attributes");
-            let signature =
-                cms::sign_ecdsa_sha256(&m.key, &cms::to_be_signed(&attributes).expect("der"))
-                    .expect("sign");
+            let attributes = cms::signed_attributes(ID_DATA, &digest, &m.signer, Digest::Sha256)
+                .expect("attributes");
+            let signature = SignatureAlgorithm::EcdsaSha256
+                .sign(&m.key, &cms::to_be_signed(&attributes).expect("der"))
+                .expect("sign");
             let tsa = Tsa {
                 cert: &m.tsa_cert,
                 chain: &m.chain,
                 key: &m.tsa_key,
             };
-            let token = tsa::issue_token(&tsa, &signature[..32], Utc::now(), None).expect("token");
+            let token = tsa::issue_token(&tsa, Digest::Sha256, &signature[..32], Utc::now(), None)
+                .expect("token");
             std::hint::black_box(
                 cms::signed_data(
                     ID_DATA,
@@ -263,6 +267,7 @@ fn main() {
                         signer: &m.signer,
                         chain: &m.chain,
                         signed_attributes: attributes,
+                        algorithm: SignatureAlgorithm::EcdsaSha256,
                         signature,
                         timestamp_token: Some(token),
                     },

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::pki::algorithms::Digest;
 use crate::pki::tsa;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,11 +33,13 @@ impl HttpTsa {
         })
     }
 
-    /// A token over `imprint` (SHA-256), checked to answer this request.
-    pub async fn stamp(&self, imprint: &[u8]) -> Result<Vec<u8>, TsaError> {
+    /// A token over `imprint` (made with `algorithm`), checked to answer
+    /// this request.
+    pub async fn stamp(&self, algorithm: Digest, imprint: &[u8]) -> Result<Vec<u8>, TsaError> {
         let mut nonce = [0u8; 8];
         openssl::rand::rand_bytes(&mut nonce).map_err(|e| TsaError(e.to_string()))?;
-        let request = tsa::request(imprint, &nonce).map_err(|e| TsaError(e.to_string()))?;
+        let request =
+            tsa::request(algorithm, imprint, &nonce).map_err(|e| TsaError(e.to_string()))?;
         let mut call = self
             .client
             .post(&self.url)

@@ -183,10 +183,10 @@ pub async fn platform_sign(
 ) -> AppResult<Vec<u8>> {
     let (algorithm, _) = algorithms(svc);
     let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
-    let mut signer =
-        openssl::sign::Signer::new(algorithm.digest(), &issuing.key).map_err(AppError::internal)?;
-    signer.update(data).map_err(AppError::internal)?;
-    signer.sign_to_vec().map_err(AppError::internal)
+    algorithm
+        .suite()
+        .sign(&issuing.key, data)
+        .map_err(AppError::internal)
 }
 
 /// Whether `signature` is the platform's over `data`.
@@ -199,10 +199,7 @@ pub async fn platform_verify(
     let (algorithm, _) = algorithms(svc);
     let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
     let key = issuing.cert.public_key().map_err(AppError::internal)?;
-    let mut verifier =
-        openssl::sign::Verifier::new(algorithm.digest(), &key).map_err(AppError::internal)?;
-    verifier.update(data).map_err(AppError::internal)?;
-    Ok(verifier.verify(signature).unwrap_or(false))
+    Ok(algorithm.suite().verify(&key, data, signature))
 }
 
 /// PEM of one of the platform's certificates (root, issuing CA, TSA).

@@ -1,6 +1,8 @@
 //! PAdES signatures made with keys the platform holds: the signer's cloud
 //! certificate signs, the platform TSA stamps the signature (B-T). If the
-//! timestamp cannot be had, nothing is signed.
+//! timestamp cannot be had, nothing is signed. ECDSA P-256 certificates
+//! sign with SHA-256, SM2 ones with SM3 throughout (ranges, attributes,
+//! certificate binding, timestamp imprint).
 
 use diesel_async::AsyncPgConnection;
 use openssl::pkey::PKey;
@@ -16,6 +18,7 @@ use crate::pdf::fill::OwnedFieldText;
 use crate::pdf::input::{self, Limits};
 use crate::pdf::sign::{self, Appearance, DEFAULT_RESERVED, FieldSpec, SignatureKind};
 use crate::pdf::{ltv, signatures};
+use crate::pki::algorithms::{Digest, SignatureAlgorithm};
 use crate::pki::cms::{self, Cert, ID_DATA, SignerParts};
 use crate::pki::tsa::{self, Tsa};
 
@@ -50,15 +53,21 @@ struct TsaParts {
     cert: Cert,
     chain: Vec<Cert>,
     key: PKey<openssl::pkey::Private>,
+    /// The digest of the TSA's suite, for document timestamps' imprints.
+    digest: Digest,
 }
 
 async fn tsa_parts(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> AppResult<TsaParts> {
     let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
     let tsa = require(conn, svc, KeyPurpose::Tsa).await?;
+    let digest = SignatureAlgorithm::of_key(&tsa.key)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the TSA key has no known suite")))?
+        .digest();
     Ok(TsaParts {
         cert: der_of(&tsa.cert)?,
         chain: vec![der_of(&issuing.cert)?],
         key: tsa.key,
+        digest,
     })
 }
 
@@ -105,26 +114,28 @@ pub async fn complete(
         };
         let prepared =
             sign::prepare(&with_dss, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
-        let digest = prepared.digest().map_err(pdf_error)?;
+        let digest = prepared.digest(tsa.digest).map_err(pdf_error)?;
         Ok::<_, AppError>((prepared, digest, tsa))
     })
     .await??;
     let (prepared, digest, tsa) = prepared;
-    let token = timestamp(svc, &tsa, &digest, now).await?;
+    let token = timestamp(svc, &tsa, tsa.digest, &digest, now).await?;
     tokio::task::spawn_blocking(move || prepared.embed(&token).map_err(pdf_error)).await?
 }
 
-/// A timestamp token over `imprint`: from the configured RFC 3161 service,
-/// or the platform TSA. Without one, nothing gets signed.
+/// A timestamp token over `imprint` (made with `algorithm`): from the
+/// configured RFC 3161 service, or the platform TSA. Without one, nothing
+/// gets signed.
 async fn timestamp(
     svc: &Services<'_>,
     tsa: &TsaParts,
+    algorithm: Digest,
     imprint: &[u8],
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<Vec<u8>> {
     match svc.remote_tsa {
         Some(remote) => remote
-            .stamp(imprint)
+            .stamp(algorithm, imprint)
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("{e}; nothing was signed"))),
         None => {
@@ -133,7 +144,7 @@ async fn timestamp(
                 chain: &tsa.chain,
                 key: &tsa.key,
             };
-            tsa::issue_token(&stamp, imprint, now, None).map_err(AppError::internal)
+            tsa::issue_token(&stamp, algorithm, imprint, now, None).map_err(AppError::internal)
         }
     }
 }
@@ -153,11 +164,6 @@ pub async fn sign(
             "the signer's certificate is revoked or expired".into(),
         ));
     }
-    if certificate.algorithm != KeyAlgorithm::EcdsaP256 {
-        return Err(AppError::Conflict(
-            "SM2 certificates cannot sign PDF documents yet".into(),
-        ));
-    }
     let sealed = certificate.private_key_enc.as_deref().ok_or_else(|| {
         AppError::Conflict("a UKey certificate signs on its key, not here".into())
     })?;
@@ -166,6 +172,18 @@ pub async fn sign(
         .open(sealed, CERTIFICATE_KEY_CONTEXT)
         .map_err(AppError::internal)?;
     let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
+    let algorithm = SignatureAlgorithm::of_key(&key).ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("a cloud certificate key of no known suite"))
+    })?;
+    let expected = match certificate.algorithm {
+        KeyAlgorithm::EcdsaP256 => SignatureAlgorithm::EcdsaSha256,
+        KeyAlgorithm::Sm2 => SignatureAlgorithm::Sm2Sm3,
+    };
+    if algorithm != expected {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a cloud certificate's key is not of its recorded algorithm"
+        )));
+    }
     let tsa_parts = tsa_parts(conn, svc).await?;
     let signer = Cert::from_der(&certificate.certificate_der).map_err(AppError::internal)?;
     // The issuing CA issued both the signer's and the TSA's certificate.
@@ -185,18 +203,21 @@ pub async fn sign(
         let prepared =
             sign::prepare(&pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
         drop(document);
-        let digest = prepared.digest().map_err(pdf_error)?;
-        let attributes = cms::signed_attributes(ID_DATA, &digest, &signer_for_attributes)
-            .map_err(AppError::internal)?;
+        let digest = prepared.digest(algorithm.digest()).map_err(pdf_error)?;
+        let attributes =
+            cms::signed_attributes(ID_DATA, &digest, &signer_for_attributes, algorithm.digest())
+                .map_err(AppError::internal)?;
         let to_sign = cms::to_be_signed(&attributes).map_err(AppError::internal)?;
-        let signature = cms::sign_ecdsa_sha256(&key, &to_sign).map_err(AppError::internal)?;
+        let signature = algorithm.sign(&key, &to_sign).map_err(AppError::internal)?;
         Ok::<_, AppError>((prepared, attributes, signature))
     })
     .await??;
     let (prepared, attributes, signature) = parts;
-    let imprint = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), &signature)
+    let imprint = algorithm
+        .digest()
+        .hash(&[&signature])
         .map_err(AppError::internal)?;
-    let token = timestamp(svc, &tsa_parts, &imprint, now).await?;
+    let token = timestamp(svc, &tsa_parts, algorithm.digest(), &imprint, now).await?;
     tokio::task::spawn_blocking(move || {
         let cms = cms::signed_data(
             ID_DATA,
@@ -205,6 +226,7 @@ pub async fn sign(
                 signer: &signer,
                 chain: &chain,
                 signed_attributes: attributes,
+                algorithm,
                 signature,
                 timestamp_token: Some(token),
             },

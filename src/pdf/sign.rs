@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::pki::algorithms::Digest;
 use chrono::{DateTime, Utc};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
-use openssl::hash::{Hasher, MessageDigest};
 
 use crate::pdf::PdfError;
 use crate::pdf::fill::{OwnedFieldText, text_appearances};
@@ -370,13 +370,12 @@ impl Prepared {
         self.byte_range
     }
 
-    /// SHA-256 over the two signed ranges.
-    pub fn digest(&self) -> Result<Vec<u8>, PdfError> {
+    /// The digest of the two signed ranges.
+    pub fn digest(&self, algorithm: Digest) -> Result<Vec<u8>, PdfError> {
         let [a, b, c, d] = self.byte_range;
-        let mut hasher = Hasher::new(MessageDigest::sha256()).map_err(crypto)?;
-        hasher.update(&self.bytes[a..a + b]).map_err(crypto)?;
-        hasher.update(&self.bytes[c..c + d]).map_err(crypto)?;
-        Ok(hasher.finish().map_err(crypto)?.to_vec())
+        algorithm
+            .hash(&[&self.bytes[a..a + b], &self.bytes[c..c + d]])
+            .map_err(crypto)
     }
 
     /// Writes the CMS (hex) into the gap; the rest stays zero padding.

@@ -11,9 +11,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use der::asn1::OctetString;
 use der::{Decode, Encode};
 use lopdf::{Document, Object};
-use openssl::hash::{Hasher, MessageDigest, hash};
+use openssl::hash::{MessageDigest, hash};
 use openssl::pkey::{PKey, Public};
-use openssl::sign::Verifier;
 use openssl::stack::Stack;
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::{X509, X509Crl, X509StoreContext};
@@ -25,6 +24,8 @@ use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use crate::pdf::PdfError;
 use crate::pdf::input::{self, Limits};
 use crate::pdf::signatures::{self, FoundSignature, SubFilter};
+use crate::pki::algorithms::{Digest, SignatureAlgorithm};
+use crate::pki::chain;
 use crate::pki::cms::{
     ID_MESSAGE_DIGEST, ID_SIGNATURE_TIME_STAMP, ID_SIGNING_CERTIFICATE_V2, SigningCertificateV2,
     attribute_value, parse_signed_data,
@@ -131,11 +132,9 @@ fn is_revision_end(bytes: &[u8], end: usize) -> bool {
     head[..trimmed].ends_with(b"%%EOF") && end - trimmed <= 2
 }
 
-fn range_digest(bytes: &[u8], b: usize, c: usize, end: usize) -> Option<Vec<u8>> {
-    let mut hasher = Hasher::new(MessageDigest::sha256()).ok()?;
-    hasher.update(&bytes[..b]).ok()?;
-    hasher.update(&bytes[c..end]).ok()?;
-    Some(hasher.finish().ok()?.to_vec())
+/// The digest algorithm a SignerInfo declares, if the platform knows it.
+fn digest_of(info: &SignerInfo) -> Option<Digest> {
+    Digest::from_oid(&info.digest_alg.oid)
 }
 
 fn certificates_of(data: &SignedData) -> Vec<Vec<u8>> {
@@ -169,8 +168,9 @@ fn signer_certificate(info: &SignerInfo, certificates: &[Vec<u8>]) -> Option<Vec
         .cloned()
 }
 
-/// The signer's signature over the signed attributes, the ESS binding to
-/// the signer's certificate, and the messageDigest; (signature and binding
+/// The signer's signature over the signed attributes (in the algorithm the
+/// SignerInfo names, which must fit the key), the ESS binding to the
+/// signer's certificate, and the messageDigest; (signature and binding
 /// valid, digest matches).
 fn check_signer(info: &SignerInfo, signer_der: &[u8], digest: &[u8]) -> (bool, bool) {
     let Some(attributes) = &info.signed_attrs else {
@@ -182,13 +182,24 @@ fn check_signer(info: &SignerInfo, signer_der: &[u8], digest: &[u8]) -> (bool, b
     let binding = attribute_value(attributes, ID_SIGNING_CERTIFICATE_V2)
         .and_then(|v| v.decode_as::<SigningCertificateV2>().ok())
         .and_then(|s| s.certs.first().cloned())
-        .zip(hash(MessageDigest::sha256(), signer_der).ok())
-        .is_some_and(|(id, h)| id.hash_algorithm.is_none() && id.cert_hash.as_bytes() == &h[..]);
+        .is_some_and(|id| {
+            // Absent means the DEFAULT, SHA-256.
+            let algorithm = match &id.hash_algorithm {
+                None => Some(Digest::Sha256),
+                Some(a) => Digest::from_oid(&a.oid),
+            };
+            algorithm
+                .and_then(|a| a.hash(&[signer_der]).ok())
+                .is_some_and(|h| id.cert_hash.as_bytes() == &h[..])
+        });
     let signature_valid = (|| {
+        let algorithm = SignatureAlgorithm::from_oid(&info.signature_algorithm.oid)?;
+        if digest_of(info) != Some(algorithm.digest()) {
+            return None;
+        }
         let key = parsed(signer_der)?.1?;
-        let mut verifier = Verifier::new(MessageDigest::sha256(), &key).ok()?;
-        verifier.update(&attributes.to_der().ok()?).ok()?;
-        verifier.verify(info.signature.as_bytes()).ok()
+        let signed = attributes.to_der().ok()?;
+        Some(algorithm.verify(&key, &signed, info.signature.as_bytes()))
     })()
     .unwrap_or(false);
     (signature_valid && binding, digest_valid)
@@ -196,6 +207,12 @@ fn check_signer(info: &SignerInfo, signer_der: &[u8], digest: &[u8]) -> (bool, b
 
 /// Whether `leaf` chains to the root through `others`, at `at`.
 fn chain_trusted(trust: &Trust<'_>, leaf: &[u8], others: &[Vec<u8>], at: DateTime<Utc>) -> bool {
+    let sm2 = Certificate::from_der(leaf)
+        .is_ok_and(|c| c.signature_algorithm.oid == SignatureAlgorithm::Sm2Sm3.oid());
+    if sm2 {
+        let at = u64::try_from(at.timestamp()).unwrap_or(0);
+        return chain::sm2_trusted(trust.root, leaf, others, at);
+    }
     (|| {
         let root = parsed(trust.root)?.0;
         let leaf = parsed(leaf)?.0;
@@ -287,12 +304,16 @@ fn subject_parts(der: &[u8]) -> (String, Option<String>, String, String) {
     )
 }
 
-/// A verified timestamp token: its time, if it is sound, stamps
-/// `imprint` and comes from a TSA that chains to the root.
-fn check_token(trust: &Trust<'_>, token: &[u8], imprint: &[u8]) -> Option<DateTime<Utc>> {
+/// A verified timestamp token: its time, if it is sound, stamps the
+/// concatenated `stamped` parts (hashed as its imprint says) and comes from
+/// a TSA that chains to the root.
+fn check_token(trust: &Trust<'_>, token: &[u8], stamped: &[&[u8]]) -> Option<DateTime<Utc>> {
     let data = parse_signed_data(token).ok()?;
     let info = token_info(token).ok()?;
-    if info.message_imprint.hashed_message.as_bytes() != imprint {
+    let imprint = Digest::from_oid(&info.message_imprint.hash_algorithm.oid)?
+        .hash(stamped)
+        .ok()?;
+    if info.message_imprint.hashed_message.as_bytes() != imprint.as_slice() {
         return None;
     }
     let signer = data.signer_infos.0.iter().next()?;
@@ -300,7 +321,7 @@ fn check_token(trust: &Trust<'_>, token: &[u8], imprint: &[u8]) -> Option<DateTi
     let tsa = signer_certificate(signer, &certificates)?;
     let econtent = data.encap_content_info.econtent.as_ref()?;
     let tst = econtent.decode_as::<OctetString>().ok()?;
-    let digest = hash(MessageDigest::sha256(), tst.as_bytes()).ok()?;
+    let digest = digest_of(signer)?.hash(&[tst.as_bytes()]).ok()?;
     let (signature_valid, digest_valid) = check_signer(signer, &tsa, &digest);
     let at = Utc
         .timestamp_opt(
@@ -364,10 +385,6 @@ fn check_signature(bytes: &[u8], trust: &Trust<'_>, found: &FoundSignature) -> S
     };
     report.revision_end = end;
     report.covers_whole_revision = is_revision_end(bytes, end);
-    let Some(digest) = range_digest(bytes, b, c, end) else {
-        report.sub_indication = Some("FORMAT_FAILURE");
-        return report;
-    };
     let Ok(data) = parse_signed_data(&found.cms) else {
         report.sub_indication = Some("FORMAT_FAILURE");
         return report;
@@ -376,10 +393,11 @@ fn check_signature(bytes: &[u8], trust: &Trust<'_>, found: &FoundSignature) -> S
         report.sub_indication = Some("FORMAT_FAILURE");
         return report;
     };
+    let signed_ranges: [&[u8]; 2] = [&bytes[..b], &bytes[c..end]];
     let certificates = certificates_of(&data);
     if report.document_timestamp {
-        // The token itself is the signature: over the revision's digest.
-        report.timestamped_at = check_token(trust, &found.cms, &digest);
+        // The token itself is the signature: over the revision.
+        report.timestamped_at = check_token(trust, &found.cms, &signed_ranges);
         let ok = report.timestamped_at.is_some();
         report.digest_valid = ok;
         report.signature_valid = ok;
@@ -398,16 +416,18 @@ fn check_signature(bytes: &[u8], trust: &Trust<'_>, found: &FoundSignature) -> S
         let (name, org, subject, serial) = subject_parts(&signer_der);
         (report.signer_name, report.organization) = (name, org);
         (report.certificate_subject, report.serial_hex) = (subject, serial);
+        let Some(digest) = digest_of(signer).and_then(|d| d.hash(&signed_ranges).ok()) else {
+            report.sub_indication = Some("FORMAT_FAILURE");
+            return report;
+        };
         (report.signature_valid, report.digest_valid) = check_signer(signer, &signer_der, &digest);
         let token = signer
             .unsigned_attrs
             .as_ref()
             .and_then(|u| attribute_value(u, ID_SIGNATURE_TIME_STAMP))
             .and_then(|t| t.to_der().ok());
-        if let Some(token) = token
-            && let Ok(imprint) = hash(MessageDigest::sha256(), signer.signature.as_bytes())
-        {
-            report.timestamped_at = check_token(trust, &token, &imprint);
+        if let Some(token) = token {
+            report.timestamped_at = check_token(trust, &token, &[signer.signature.as_bytes()]);
         }
         let at = report.timestamped_at.unwrap_or_else(Utc::now);
         report.chain_trusted = chain_trusted(trust, &signer_der, &certificates, at);

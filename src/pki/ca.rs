@@ -3,8 +3,8 @@
 //! key the platform generates or from a PKCS#10 request), and CRLs.
 
 use chrono::{DateTime, Utc};
-use der::Encode;
-use der::asn1::Ia5String;
+use der::asn1::{BitString, Ia5String};
+use der::{Decode, Encode};
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -19,6 +19,7 @@ use openssl::x509::{
     X509, X509Builder, X509CrlBuilder, X509Extension, X509Name, X509NameBuilder, X509NameRef,
     X509Req, X509RevokedBuilder,
 };
+use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::crl::CrlDistributionPoints;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
@@ -37,6 +38,9 @@ pub enum CaError {
     Openssl(#[from] openssl::error::ErrorStack),
 }
 
+use crate::pki::algorithms::SignatureAlgorithm;
+use crate::pki::sm2;
+
 /// The signature algorithm of the platform's certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
@@ -51,6 +55,14 @@ impl KeyAlgorithm {
         match self {
             Self::EcdsaP256 => "ECDSA_P256",
             Self::Sm2 => "SM2",
+        }
+    }
+
+    /// The suite its keys sign with.
+    pub fn suite(self) -> SignatureAlgorithm {
+        match self {
+            Self::EcdsaP256 => SignatureAlgorithm::EcdsaSha256,
+            Self::Sm2 => SignatureAlgorithm::Sm2Sm3,
         }
     }
 
@@ -185,6 +197,36 @@ fn builder(
     Ok(builder)
 }
 
+fn encoding(error: der::Error) -> CaError {
+    CaError::Encoding(error.to_string())
+}
+
+fn sm2_signature(key: &PKeyRef<Private>, tbs: &[u8]) -> Result<BitString, CaError> {
+    let signature = sm2::sign(key, tbs).map_err(|e| CaError::Encoding(e.to_string()))?;
+    BitString::from_bytes(&signature).map_err(encoding)
+}
+
+/// The certificate signed by `key`. OpenSSL 3.0 signs SM2 under an empty
+/// signer ID; SM2 certificates get their signature made again under the
+/// standard ID (GM/T 0015), which SM2 software checks (`chain` does here).
+fn signed(
+    mut b: X509Builder,
+    key: &PKeyRef<Private>,
+    algorithm: KeyAlgorithm,
+) -> Result<X509, CaError> {
+    b.sign(key, algorithm.digest())?;
+    let cert = b.build();
+    match algorithm {
+        KeyAlgorithm::EcdsaP256 => Ok(cert),
+        KeyAlgorithm::Sm2 => {
+            let mut parsed = x509_cert::Certificate::from_der(&cert.to_der()?).map_err(encoding)?;
+            let tbs = parsed.tbs_certificate.to_der().map_err(encoding)?;
+            parsed.signature = sm2_signature(key, &tbs)?;
+            Ok(X509::from_der(&parsed.to_der().map_err(encoding)?)?)
+        }
+    }
+}
+
 fn years(now: DateTime<Utc>, years: i64) -> DateTime<Utc> {
     now + chrono::TimeDelta::days(365 * years + years / 4)
 }
@@ -208,11 +250,8 @@ pub fn new_root(algorithm: KeyAlgorithm, now: DateTime<Utc>) -> Result<CaMateria
     )?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
     b.append_extension(ski)?;
-    b.sign(&key, algorithm.digest())?;
-    Ok(CaMaterial {
-        cert: b.build(),
-        key,
-    })
+    let cert = signed(b, &key, algorithm)?;
+    Ok(CaMaterial { cert, key })
 }
 
 /// An issuing CA under `root`, valid 10 years, that may not issue CAs.
@@ -246,11 +285,8 @@ pub fn new_issuing(
         .build(&b.x509v3_context(Some(&root.cert), None))?;
     b.append_extension(aki)?;
     b.append_extension(crl_distribution_point(root_crl_url)?)?;
-    b.sign(&root.key, algorithm.digest())?;
-    Ok(CaMaterial {
-        cert: b.build(),
-        key,
-    })
+    let cert = signed(b, &root.key, algorithm)?;
+    Ok(CaMaterial { cert, key })
 }
 
 /// The timestamping authority's certificate (critical EKU timeStamping),
@@ -279,11 +315,8 @@ pub fn new_tsa(
     )?;
     b.append_extension(ExtendedKeyUsage::new().critical().time_stamping().build()?)?;
     append_end_entity_ids(&mut b, issuing, crl_url)?;
-    b.sign(&issuing.key, algorithm.digest())?;
-    Ok(CaMaterial {
-        cert: b.build(),
-        key,
-    })
+    let cert = signed(b, &issuing.key, algorithm)?;
+    Ok(CaMaterial { cert, key })
 }
 
 fn append_end_entity_ids(
@@ -339,18 +372,33 @@ pub fn issue_end_entity(
             .build()?,
     )?;
     append_end_entity_ids(&mut b, issuing, crl_url)?;
-    b.sign(&issuing.key, algorithm.digest())?;
-    Ok(b.build())
+    signed(b, &issuing.key, algorithm)
 }
 
-/// The public key of a PKCS#10 request whose self-signature verifies.
+/// The public key of a PKCS#10 request whose self-signature verifies. An
+/// SM2 request may be signed under the standard signer ID (UKeys, SM2
+/// software) or the empty one (OpenSSL 3.0's default): either proves the
+/// key is held.
 pub fn request_public_key(csr_pem: &str) -> Result<PKey<Public>, CaError> {
     let request = X509Req::from_pem(csr_pem.as_bytes()).map_err(|_| CaError::BadRequest)?;
     let key = request.public_key().map_err(|_| CaError::BadRequest)?;
-    if !request.verify(&key).unwrap_or(false) {
-        return Err(CaError::RequestSignature);
+    if request.verify(&key).unwrap_or(false) || standard_sm2_request(&request, &key) {
+        return Ok(key);
     }
-    Ok(key)
+    Err(CaError::RequestSignature)
+}
+
+fn standard_sm2_request(request: &X509Req, key: &PKeyRef<Public>) -> bool {
+    (|| {
+        let spki = key.public_key_to_der().ok()?;
+        if !sm2::is_sm2(&spki) {
+            return None;
+        }
+        let parsed = x509_cert::request::CertReq::from_der(&request.to_der().ok()?).ok()?;
+        let info = parsed.info.to_der().ok()?;
+        sm2::verify(&spki, &info, parsed.signature.as_bytes()?).ok()
+    })()
+    .unwrap_or(false)
 }
 
 /// A revoked certificate as the CRL lists it.
@@ -392,7 +440,16 @@ pub fn build_crl(
     crl.append_extension(CrlNumber::new(number)?.build()?)?;
     crl.sort()?;
     crl.sign(&issuing.key, algorithm.digest())?;
-    Ok(crl.build()?.to_der()?)
+    let der = crl.build()?.to_der()?;
+    match algorithm {
+        KeyAlgorithm::EcdsaP256 => Ok(der),
+        KeyAlgorithm::Sm2 => {
+            let mut list = CertificateList::from_der(&der).map_err(encoding)?;
+            let tbs = list.tbs_cert_list.to_der().map_err(encoding)?;
+            list.signature = sm2_signature(&issuing.key, &tbs)?;
+            list.to_der().map_err(encoding)
+        }
+    }
 }
 
 /// The serial number of `cert` as uppercase hex (how CRLs and the API show it).
@@ -426,6 +483,69 @@ mod tests {
             .unwrap()
     }
 
+    /// Whether the RustCrypto sm2 crate, an implementation independent of
+    /// OpenSSL, accepts the signature of a certificate or CRL (DER) by
+    /// `issuer`'s key under the standard signer ID.
+    fn sm2_crate_verifies(der: &[u8], issuer: &X509) -> bool {
+        use ::sm2::dsa::signature::Verifier as _;
+        let spki = issuer.public_key().unwrap().public_key_to_der().unwrap();
+        let info = spki::SubjectPublicKeyInfoRef::try_from(spki.as_slice()).unwrap();
+        let point = info.subject_public_key.as_bytes().unwrap();
+        let key = ::sm2::dsa::VerifyingKey::from_sec1_bytes("1234567812345678", point).unwrap();
+        let (tbs, signature) = match x509_cert::Certificate::from_der(der) {
+            Ok(cert) => (cert.tbs_certificate.to_der().unwrap(), cert.signature),
+            Err(_) => {
+                let list = CertificateList::from_der(der).unwrap();
+                (list.tbs_cert_list.to_der().unwrap(), list.signature)
+            }
+        };
+        let sig = openssl::ecdsa::EcdsaSig::from_der(signature.as_bytes().unwrap()).unwrap();
+        let mut raw = sig.r().to_vec_padded(32).unwrap();
+        raw.extend(sig.s().to_vec_padded(32).unwrap());
+        key.verify(&tbs, &::sm2::dsa::Signature::from_slice(&raw).unwrap())
+            .is_ok()
+    }
+
+    #[test]
+    fn sm2_crls_carry_standard_signatures() {
+        let now = Utc::now();
+        let root = new_root(KeyAlgorithm::Sm2, now).unwrap();
+        let der = build_crl(&root, KeyAlgorithm::Sm2, &[], now, now).unwrap();
+        assert!(sm2_crate_verifies(&der, &root.cert));
+        let other = new_root(KeyAlgorithm::Sm2, now).unwrap();
+        assert!(!sm2_crate_verifies(&der, &other.cert));
+    }
+
+    #[test]
+    fn sm2_requests_signed_under_the_standard_id_are_taken() {
+        let key = KeyAlgorithm::Sm2.generate_key().unwrap();
+        let mut req = openssl::x509::X509ReqBuilder::new().unwrap();
+        req.set_pubkey(&key).unwrap();
+        req.set_subject_name(&name("某公司", "某公司", None).unwrap())
+            .unwrap();
+        req.sign(&key, MessageDigest::sm3()).unwrap();
+        let openssl_signed = req.build();
+        // OpenSSL's own (empty ID) request.
+        let pem = String::from_utf8(openssl_signed.to_pem().unwrap()).unwrap();
+        assert!(request_public_key(&pem).unwrap().public_eq(&key));
+        // The same request signed under the standard ID, as a UKey signs.
+        let mut parsed =
+            x509_cert::request::CertReq::from_der(&openssl_signed.to_der().unwrap()).unwrap();
+        let info = parsed.info.to_der().unwrap();
+        parsed.signature = BitString::from_bytes(&sm2::sign(&key, &info).unwrap()).unwrap();
+        let standard = X509Req::from_der(&parsed.to_der().unwrap()).unwrap();
+        let pem = String::from_utf8(standard.to_pem().unwrap()).unwrap();
+        assert!(request_public_key(&pem).unwrap().public_eq(&key));
+        // A signature over something else is not taken.
+        parsed.signature = BitString::from_bytes(&sm2::sign(&key, b"other").unwrap()).unwrap();
+        let forged = X509Req::from_der(&parsed.to_der().unwrap()).unwrap();
+        let pem = String::from_utf8(forged.to_pem().unwrap()).unwrap();
+        assert!(matches!(
+            request_public_key(&pem),
+            Err(CaError::RequestSignature)
+        ));
+    }
+
     fn person<'a>() -> SubjectInfo<'a> {
         SubjectInfo {
             common_name: "张三",
@@ -451,15 +571,46 @@ mod tests {
                 now,
             )
             .unwrap();
-            assert!(
-                chain_verifies(&root.cert, &issuing.cert, &leaf),
-                "{algorithm:?}"
-            );
             let tsa = new_tsa(&issuing, algorithm, "http://x/pki/crl", now).unwrap();
-            assert!(
-                chain_verifies(&root.cert, &issuing.cert, &tsa.cert),
-                "{algorithm:?}"
-            );
+            match algorithm {
+                KeyAlgorithm::EcdsaP256 => {
+                    assert!(chain_verifies(&root.cert, &issuing.cert, &leaf));
+                    assert!(chain_verifies(&root.cert, &issuing.cert, &tsa.cert));
+                }
+                KeyAlgorithm::Sm2 => {
+                    let (root_der, issuing_der) =
+                        (root.cert.to_der().unwrap(), issuing.cert.to_der().unwrap());
+                    let at = u64::try_from(now.timestamp()).unwrap();
+                    for cert in [&leaf, &tsa.cert] {
+                        let der = cert.to_der().unwrap();
+                        assert!(crate::pki::chain::sm2_trusted(
+                            &root_der,
+                            &der,
+                            std::slice::from_ref(&issuing_der),
+                            at
+                        ));
+                        assert!(sm2_crate_verifies(&der, &issuing.cert));
+                        // Not without the issuing CA, not before it is valid.
+                        assert!(!crate::pki::chain::sm2_trusted(&root_der, &der, &[], at));
+                        assert!(!crate::pki::chain::sm2_trusted(
+                            &root_der,
+                            &der,
+                            std::slice::from_ref(&issuing_der),
+                            at - 3600
+                        ));
+                    }
+                    assert!(sm2_crate_verifies(&issuing_der, &root.cert));
+                    assert!(sm2_crate_verifies(&root_der, &root.cert));
+                    // Another root does not anchor it.
+                    let other = new_root(algorithm, now).unwrap().cert.to_der().unwrap();
+                    assert!(!crate::pki::chain::sm2_trusted(
+                        &other,
+                        &leaf.to_der().unwrap(),
+                        std::slice::from_ref(&issuing_der),
+                        at
+                    ));
+                }
+            }
             let text = String::from_utf8(leaf.to_text().unwrap()).unwrap();
             assert!(
                 text.contains("Digital Signature, Non Repudiation"),

@@ -1,14 +1,12 @@
 //! CMS SignedData shaped for PAdES and RFC 3161, with the RustCrypto ASN.1
 //! types: openssl's CMS always adds signingTime (PAdES baseline forbids it)
-//! and cannot add unsigned attributes. The raw signature is openssl's, over
-//! the DER of the signed attributes.
+//! and cannot add unsigned attributes, nor sign SM2 with the standard ID.
+//! The raw signature is `algorithms`' (ECDSA P-256 or SM2) over the DER of
+//! the signed attributes.
 
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Encode, Sequence};
-use openssl::hash::{MessageDigest, hash};
-use openssl::pkey::{PKeyRef, Private};
-use openssl::sign::Signer;
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -21,6 +19,8 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 
+use crate::pki::algorithms::{Digest, SignError, SignatureAlgorithm};
+
 pub const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 pub const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 pub const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
@@ -32,8 +32,6 @@ pub const ID_SIGNATURE_TIME_STAMP: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
 pub const ID_CT_TST_INFO: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
-pub const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
 #[derive(Debug, thiserror::Error)]
 pub enum CmsError {
@@ -45,8 +43,8 @@ pub enum CmsError {
     /// come back byte for byte would be embedded and hashed wrongly.
     #[error("a certificate does not survive decoding unchanged")]
     CertificateRoundTrip,
-    #[error("only ECDSA P-256 keys sign CMS here")]
-    UnsupportedKey,
+    #[error("signing: {0}")]
+    Sign(#[from] SignError),
     #[error("the signed data does not have the expected shape: {0}")]
     Shape(&'static str),
 }
@@ -95,13 +93,10 @@ impl Cert {
     }
 }
 
-fn sha256(data: &[u8]) -> Result<Vec<u8>, CmsError> {
-    Ok(hash(MessageDigest::sha256(), data)?.to_vec())
-}
-
-fn sha256_algorithm() -> AlgorithmIdentifierOwned {
+fn algorithm_identifier(oid: ObjectIdentifier) -> AlgorithmIdentifierOwned {
+    // SHA-256, SM3, ECDSA and SM2 identifiers all go without parameters.
     AlgorithmIdentifierOwned {
-        oid: ID_SHA256,
+        oid,
         parameters: None,
     }
 }
@@ -113,7 +108,7 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, CmsError> {
     })
 }
 
-fn signing_certificate_v2(signer: &Cert) -> Result<Attribute, CmsError> {
+fn signing_certificate_v2(signer: &Cert, digest: Digest) -> Result<Attribute, CmsError> {
     let issuer_serial = IssuerSerial {
         issuer: vec![GeneralName::DirectoryName(
             signer.parsed.tbs_certificate.issuer.clone(),
@@ -122,8 +117,9 @@ fn signing_certificate_v2(signer: &Cert) -> Result<Attribute, CmsError> {
     };
     let value = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
-            hash_algorithm: None,
-            cert_hash: OctetString::new(sha256(&signer.der)?)?,
+            // DEFAULT id-sha256 is left out of the DER.
+            hash_algorithm: (digest != Digest::Sha256).then(|| algorithm_identifier(digest.oid())),
+            cert_hash: OctetString::new(digest.hash(&[&signer.der])?)?,
             issuer_serial: Some(issuer_serial),
         }],
     };
@@ -131,11 +127,13 @@ fn signing_certificate_v2(signer: &Cert) -> Result<Attribute, CmsError> {
 }
 
 /// Exactly the PAdES baseline signed attributes: contentType,
-/// messageDigest and signing-certificate-v2 (no signingTime).
+/// messageDigest and signing-certificate-v2 (no signingTime); `digest` is
+/// the content's, made with `algorithm`, which also hashes the certificate.
 pub fn signed_attributes(
     content_type: ObjectIdentifier,
     digest: &[u8],
     signer: &Cert,
+    algorithm: Digest,
 ) -> Result<SetOfVec<Attribute>, CmsError> {
     let attributes = vec![
         attribute(ID_CONTENT_TYPE, Any::encode_from(&content_type)?)?,
@@ -143,7 +141,7 @@ pub fn signed_attributes(
             ID_MESSAGE_DIGEST,
             Any::encode_from(&OctetString::new(digest)?)?,
         )?,
-        signing_certificate_v2(signer)?,
+        signing_certificate_v2(signer, algorithm)?,
     ];
     // SetOfVec sorts into DER order.
     Ok(SetOfVec::try_from(attributes)?)
@@ -154,22 +152,14 @@ pub fn to_be_signed(attributes: &SetOfVec<Attribute>) -> Result<Vec<u8>, CmsErro
     Ok(attributes.to_der()?)
 }
 
-/// An ECDSA P-256 signature with SHA-256 (DER ECDSA-Sig-Value).
-pub fn sign_ecdsa_sha256(key: &PKeyRef<Private>, data: &[u8]) -> Result<Vec<u8>, CmsError> {
-    if key.id() != openssl::pkey::Id::EC {
-        return Err(CmsError::UnsupportedKey);
-    }
-    let mut signer = Signer::new(MessageDigest::sha256(), key)?;
-    signer.update(data)?;
-    Ok(signer.sign_to_vec()?)
-}
-
 /// What goes into one SignerInfo.
 pub struct SignerParts<'a> {
     pub signer: &'a Cert,
     /// Certificates to embed besides the signer's (the issuing CA).
     pub chain: &'a [Cert],
     pub signed_attributes: SetOfVec<Attribute>,
+    /// What made `signature`; its digest made the signed attributes'.
+    pub algorithm: SignatureAlgorithm,
     pub signature: Vec<u8>,
     /// A timestamp token (ContentInfo DER) over the signature, as the
     /// unsigned attribute signature-time-stamp.
@@ -200,15 +190,13 @@ pub fn signed_data(
             issuer: parts.signer.parsed.tbs_certificate.issuer.clone(),
             serial_number: parts.signer.parsed.tbs_certificate.serial_number.clone(),
         }),
-        digest_alg: sha256_algorithm(),
+        digest_alg: algorithm_identifier(parts.algorithm.digest().oid()),
         signed_attrs: Some(parts.signed_attributes),
-        signature_algorithm: AlgorithmIdentifierOwned {
-            oid: ECDSA_WITH_SHA256,
-            parameters: None,
-        },
+        signature_algorithm: algorithm_identifier(parts.algorithm.oid()),
         signature: OctetString::new(parts.signature)?,
         unsigned_attrs,
     };
+    let digest_algorithm = algorithm_identifier(parts.algorithm.digest().oid());
     let econtent = match econtent {
         Some(bytes) => Some(Any::encode_from(&OctetString::new(bytes)?)?),
         None => None,
@@ -220,7 +208,7 @@ pub fn signed_data(
         } else {
             CmsVersion::V3
         },
-        digest_algorithms: SetOfVec::try_from(vec![sha256_algorithm()])?,
+        digest_algorithms: SetOfVec::try_from(vec![digest_algorithm])?,
         encap_content_info: EncapsulatedContentInfo {
             econtent_type: content_type,
             econtent,

@@ -1,19 +1,18 @@
 //! The platform's timestamping authority (RFC 3161): tokens over a SHA-256
-//! imprint, signed with the TSA certificate, the time from the caller's
-//! clock, random 127-bit serial numbers.
+//! or SM3 imprint, signed with the TSA certificate (ECDSA P-256 with SHA-256
+//! or SM2 with SM3, as its key is), the time from the caller's clock,
+//! random 127-bit serial numbers.
 
 use chrono::{DateTime, Utc};
 use const_oid::ObjectIdentifier;
 use der::asn1::{GeneralizedTime, Int, OctetString};
 use der::{Any, Decode, Encode};
-use openssl::hash::{MessageDigest, hash};
 use openssl::pkey::{PKeyRef, Private};
 use x509_cert::spki::AlgorithmIdentifier;
 use x509_tsp::{Accuracy, MessageImprint, TspVersion, TstInfo};
 
-use crate::pki::cms::{
-    self, Cert, CmsError, ID_CT_TST_INFO, ID_SHA256, SignerParts, signed_attributes,
-};
+use crate::pki::algorithms::{Digest, SignError, SignatureAlgorithm};
+use crate::pki::cms::{self, Cert, CmsError, ID_CT_TST_INFO, SignerParts, signed_attributes};
 
 /// The policy under which the platform TSA issues tokens. An OID of the
 /// platform operator's own arc belongs here before production use; this one
@@ -35,21 +34,23 @@ fn random_serial() -> Result<Int, CmsError> {
     Ok(Int::new(&bytes)?)
 }
 
-/// A TimeStampToken (ContentInfo DER) over `imprint`, the SHA-256 of the
-/// stamped data.
+/// A TimeStampToken (ContentInfo DER) over `imprint`, the digest of the
+/// stamped data made with `imprint_algorithm`.
 pub fn issue_token(
     tsa: &Tsa<'_>,
+    imprint_algorithm: Digest,
     imprint: &[u8],
     at: DateTime<Utc>,
     nonce: Option<Int>,
 ) -> Result<Vec<u8>, CmsError> {
+    let algorithm = SignatureAlgorithm::of_key(tsa.key).ok_or(SignError::UnsupportedKey)?;
     let seconds = u64::try_from(at.timestamp()).map_err(|_| CmsError::Shape("time"))?;
     let info = TstInfo {
         version: TspVersion::V1,
         policy: POLICY,
         message_imprint: MessageImprint {
             hash_algorithm: AlgorithmIdentifier::<Any> {
-                oid: ID_SHA256,
+                oid: imprint_algorithm.oid(),
                 parameters: None,
             },
             hashed_message: OctetString::new(imprint)?,
@@ -68,9 +69,9 @@ pub fn issue_token(
         extensions: None,
     };
     let tst_der = info.to_der()?;
-    let digest = hash(MessageDigest::sha256(), &tst_der)?;
-    let attributes = signed_attributes(ID_CT_TST_INFO, &digest, tsa.cert)?;
-    let signature = cms::sign_ecdsa_sha256(tsa.key, &cms::to_be_signed(&attributes)?)?;
+    let digest = algorithm.digest().hash(&[&tst_der])?;
+    let attributes = signed_attributes(ID_CT_TST_INFO, &digest, tsa.cert, algorithm.digest())?;
+    let signature = algorithm.sign(tsa.key, &cms::to_be_signed(&attributes)?)?;
     cms::signed_data(
         ID_CT_TST_INFO,
         Some(&tst_der),
@@ -78,6 +79,7 @@ pub fn issue_token(
             signer: tsa.cert,
             chain: tsa.chain,
             signed_attributes: attributes,
+            algorithm,
             signature,
             timestamp_token: None,
         },
@@ -98,16 +100,16 @@ pub fn token_info(token: &[u8]) -> Result<TstInfo, CmsError> {
     Ok(TstInfo::from_der(octets.as_bytes())?)
 }
 
-/// An RFC 3161 request for a SHA-256 imprint, with a nonce and the TSA's
-/// certificate asked for.
-pub fn request(imprint: &[u8], nonce: &[u8; 8]) -> Result<Vec<u8>, CmsError> {
+/// An RFC 3161 request for an imprint made with `algorithm`, with a nonce
+/// and the TSA's certificate asked for.
+pub fn request(algorithm: Digest, imprint: &[u8], nonce: &[u8; 8]) -> Result<Vec<u8>, CmsError> {
     let mut nonce_bytes = nonce.to_vec();
     nonce_bytes[0] &= 0x7F;
     let request = x509_tsp::TimeStampReq {
         version: TspVersion::V1,
         message_imprint: MessageImprint {
             hash_algorithm: AlgorithmIdentifier::<Any> {
-                oid: ID_SHA256,
+                oid: algorithm.oid(),
                 parameters: None,
             },
             hashed_message: OctetString::new(imprint)?,
@@ -141,7 +143,9 @@ pub fn token_from_response(
         .ok_or(CmsError::Shape("the TSA answered without a token"))?
         .to_der()?;
     let info = token_info(&token)?;
-    if info.message_imprint.hashed_message.as_bytes() != imprint {
+    if info.message_imprint.hashed_message.as_bytes() != imprint
+        || info.message_imprint.hash_algorithm.oid != asked.message_imprint.hash_algorithm.oid
+    {
         return Err(CmsError::Shape("the token stamps another imprint"));
     }
     if info.nonce != asked.nonce {
@@ -153,13 +157,13 @@ pub fn token_from_response(
 /// The platform TSA answering an RFC 3161 request (DER in, DER out).
 pub fn respond(tsa: &Tsa<'_>, request_der: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>, CmsError> {
     let request = x509_tsp::TimeStampReq::from_der(request_der)?;
-    if request.message_imprint.hash_algorithm.oid != ID_SHA256
-        || request.message_imprint.hashed_message.as_bytes().len() != 32
-    {
-        return Err(CmsError::Shape("only SHA-256 imprints are stamped"));
-    }
+    // SHA-256 and SM3 digests are both 32 bytes.
+    let algorithm = Digest::from_oid(&request.message_imprint.hash_algorithm.oid)
+        .filter(|_| request.message_imprint.hashed_message.as_bytes().len() == 32)
+        .ok_or(CmsError::Shape("only SHA-256 and SM3 imprints are stamped"))?;
     let token = issue_token(
         tsa,
+        algorithm,
         request.message_imprint.hashed_message.as_bytes(),
         at,
         request.nonce,

@@ -2,16 +2,15 @@
 //! and verify a challenge signature made with the key they certify.
 
 use chrono::{DateTime, Utc};
-use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey, EcKeyRef, EcPoint};
+use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
-use openssl::hash::{Hasher, MessageDigest};
+use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{HasPublic, Id, PKey, Public};
-use openssl::pkey_ctx::PkeyCtx;
+use openssl::pkey::{Id, PKey, Public};
 use openssl::sign::Verifier;
 use openssl::x509::X509;
-use spki::ObjectIdentifier;
+
+use crate::pki::sm2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UkeyError {
@@ -89,15 +88,11 @@ impl UkeyCertificate {
                 _ => Err(UkeyError::UnsupportedKey),
             };
         }
-        match sm2_public_key(&key.public_key_to_der()?)? {
-            Some((ec, sm2)) => {
-                let digest = sm2_digest(&ec, message)?;
-                let mut ctx = PkeyCtx::new(&sm2)?;
-                ctx.verify_init()?;
-                Ok(ctx.verify(&digest, &signature).unwrap_or(false))
-            }
-            None => Err(UkeyError::UnsupportedKey),
+        let spki = key.public_key_to_der()?;
+        if !sm2::is_sm2(&spki) {
+            return Err(UkeyError::UnsupportedKey);
         }
+        sm2::verify(&spki, message, &signature).map_err(|_| UkeyError::UnsupportedKey)
     }
 }
 
@@ -121,66 +116,6 @@ fn ec_signature_der(signature: &[u8]) -> Result<Vec<u8>, UkeyError> {
     } else {
         Ok(signature.to_vec())
     }
-}
-
-/// The signer ID of GM/T 0009 that SM2 signatures use unless agreed otherwise.
-const SM2_DEFAULT_ID: &[u8] = b"1234567812345678";
-
-/// e = SM3(Z || M), Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA).
-/// Computed here because OpenSSL 3.0 uses an empty ID by default.
-pub fn sm2_digest(key: &EcKeyRef<impl HasPublic>, message: &[u8]) -> Result<Vec<u8>, UkeyError> {
-    let group = key.group();
-    let mut ctx = BigNumContext::new()?;
-    let (mut p, mut a, mut b) = (BigNum::new()?, BigNum::new()?, BigNum::new()?);
-    group.components_gfp(&mut p, &mut a, &mut b, &mut ctx)?;
-    let (mut gx, mut gy) = (BigNum::new()?, BigNum::new()?);
-    group
-        .generator_opt()
-        .ok_or(UkeyError::UnsupportedKey)?
-        .affine_coordinates(group, &mut gx, &mut gy, &mut ctx)?;
-    let (mut x, mut y) = (BigNum::new()?, BigNum::new()?);
-    key.public_key()
-        .affine_coordinates(group, &mut x, &mut y, &mut ctx)?;
-    let mut z = Hasher::new(MessageDigest::sm3())?;
-    let id_bits = u16::try_from(SM2_DEFAULT_ID.len() * 8).map_err(|_| UkeyError::UnsupportedKey)?;
-    z.update(&id_bits.to_be_bytes())?;
-    z.update(SM2_DEFAULT_ID)?;
-    for n in [&a, &b, &gx, &gy, &x, &y] {
-        z.update(&n.to_vec_padded(32)?)?;
-    }
-    let z = z.finish()?;
-    let mut e = Hasher::new(MessageDigest::sm3())?;
-    e.update(&z)?;
-    e.update(message)?;
-    Ok(e.finish()?.to_vec())
-}
-
-/// The same SM2 key as an EC key (for its point) and as an SM2-typed PKey.
-type Sm2PublicKey = (EcKey<Public>, PKey<Public>);
-
-const SM2_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.156.10197.1.301");
-
-/// An SM2 public key as a legacy SM2-typed key. OpenSSL 3.0 decodes SM2
-/// certificate keys into provider keys that neither expose their EC_KEY nor
-/// sign as SM2 through EVP_PKEY_CTX, so the point is read from the
-/// SubjectPublicKeyInfo and the key rebuilt. None for other key types.
-fn sm2_public_key(spki_der: &[u8]) -> Result<Option<Sm2PublicKey>, UkeyError> {
-    let info = spki::SubjectPublicKeyInfoRef::try_from(spki_der)
-        .map_err(|_| UkeyError::NotACertificate)?;
-    if info.algorithm.parameters_oid().ok() != Some(SM2_CURVE) {
-        return Ok(None);
-    }
-    let point_bytes = info
-        .subject_public_key
-        .as_bytes()
-        .ok_or(UkeyError::NotACertificate)?;
-    let group = EcGroup::from_curve_name(Nid::SM2)?;
-    let mut ctx = BigNumContext::new()?;
-    let point = EcPoint::from_bytes(&group, point_bytes, &mut ctx)?;
-    let ec = EcKey::from_public_key(&group, &point)?;
-    ec.check_key()?;
-    let pkey = PKey::from_ec_key(ec.clone())?;
-    Ok(Some((ec, pkey)))
 }
 
 fn asn1_to_utc(time: &openssl::asn1::Asn1TimeRef) -> Result<DateTime<Utc>, UkeyError> {
@@ -269,10 +204,10 @@ mod tests {
 
         // Signed by the RustCrypto sm2 crate, an independent implementation.
         let secret =
-            sm2::SecretKey::from_slice(&ec.private_key().to_vec_padded(32).unwrap()).unwrap();
-        let signing = sm2::dsa::SigningKey::new("1234567812345678", &secret).unwrap();
-        use sm2::dsa::signature::Signer as _;
-        let signature: sm2::dsa::Signature = signing.sign(b"nonce");
+            ::sm2::SecretKey::from_slice(&ec.private_key().to_vec_padded(32).unwrap()).unwrap();
+        let signing = ::sm2::dsa::SigningKey::new("1234567812345678", &secret).unwrap();
+        use ::sm2::dsa::signature::Signer as _;
+        let signature: ::sm2::dsa::Signature = signing.sign(b"nonce");
         let raw = signature.to_bytes();
         assert!(cert.verifies(b"nonce", &raw).unwrap());
         assert!(!cert.verifies(b"other", &raw).unwrap());

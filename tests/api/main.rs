@@ -34,6 +34,7 @@ mod server;
 mod sheets;
 mod signing;
 mod signing_parties;
+mod signing_sm2;
 mod task_events;
 mod tasks;
 mod templates;

@@ -184,17 +184,22 @@ fn openssl_verify(dir: &std::path::Path, root: &X509, issuing: &X509, leaf: &X50
     )
 }
 
-async fn issued_certificate_passes_openssl_verify(algorithm: CertAlgorithm) {
-    let t = TestApp::with_config(|c| c.cert_algorithm = algorithm).await;
+/// The cloud certificate a newly verified person gets.
+async fn issued_leaf(t: &TestApp) -> X509 {
     let person = t.verified_person("13800000503", "410105199003074510").await;
     let r = t.gql_as(&person.token, MY_CERTIFICATES, json!({})).await;
-    let leaf = X509::from_pem(
+    X509::from_pem(
         r["data"]["me"]["certificates"][0]["pem"]
             .as_str()
             .unwrap()
             .as_bytes(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+async fn issued_certificate_passes_openssl_verify(algorithm: CertAlgorithm) {
+    let t = TestApp::with_config(|c| c.cert_algorithm = algorithm).await;
+    let leaf = issued_leaf(&t).await;
     let (root, issuing) = chain(&t).await;
     let dir = std::env::temp_dir().join(format!("yyq-verify-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -209,10 +214,55 @@ async fn issued_ecdsa_certificate_passes_openssl_verify() {
     issued_certificate_passes_openssl_verify(CertAlgorithm::EcdsaP256).await;
 }
 
+/// Whether the RustCrypto sm2 crate, an implementation independent of
+/// OpenSSL, accepts the signature of a certificate or CRL (DER) by
+/// `issuer`'s key under the standard signer ID of GM/T 0009.
+fn sm2_crate_verifies(der: &[u8], issuer: &X509) -> bool {
+    use der::{Decode, Encode};
+    use sm2::dsa::signature::Verifier as _;
+    let spki = issuer.public_key().unwrap().public_key_to_der().unwrap();
+    let info = spki::SubjectPublicKeyInfoRef::try_from(spki.as_slice()).unwrap();
+    let point = info.subject_public_key.as_bytes().unwrap();
+    let key = sm2::dsa::VerifyingKey::from_sec1_bytes("1234567812345678", point).unwrap();
+    let (tbs, signature) = match x509_cert::Certificate::from_der(der) {
+        Ok(cert) => (cert.tbs_certificate.to_der().unwrap(), cert.signature),
+        Err(_) => {
+            let list = x509_cert::crl::CertificateList::from_der(der).unwrap();
+            (list.tbs_cert_list.to_der().unwrap(), list.signature)
+        }
+    };
+    let sig = openssl::ecdsa::EcdsaSig::from_der(signature.as_bytes().unwrap()).unwrap();
+    let mut raw = sig.r().to_vec_padded(32).unwrap();
+    raw.extend(sig.s().to_vec_padded(32).unwrap());
+    key.verify(&tbs, &sm2::dsa::Signature::from_slice(&raw).unwrap())
+        .is_ok()
+}
+
+/// SM2 certificates and CRLs are signed under the standard signer ID
+/// (GM/T 0015), which SM2 software checks. `openssl verify` (OpenSSL 3.0)
+/// checks them under an empty ID and cannot be told otherwise, so it
+/// refuses them: the sm2 crate is the independent check here.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the openssl command: run by .ci/run"]
-async fn issued_sm2_certificate_passes_openssl_verify() {
-    issued_certificate_passes_openssl_verify(CertAlgorithm::Sm2).await;
+async fn issued_sm2_certificates_carry_standard_sm2_signatures() {
+    let t = TestApp::with_config(|c| c.cert_algorithm = CertAlgorithm::Sm2).await;
+    let leaf = issued_leaf(&t).await;
+    let (root, issuing) = chain(&t).await;
+    let leaf_der = leaf.to_der().unwrap();
+    assert!(sm2_crate_verifies(&leaf_der, &issuing));
+    assert!(!sm2_crate_verifies(&leaf_der, &root));
+    assert!(sm2_crate_verifies(&issuing.to_der().unwrap(), &root));
+    assert!(sm2_crate_verifies(&root.to_der().unwrap(), &root));
+    let (_, crl) = get(&t, "/pki/crl").await;
+    assert!(sm2_crate_verifies(&crl, &issuing));
+    let (_, root_crl) = get(&t, "/pki/root.crl").await;
+    assert!(sm2_crate_verifies(&root_crl, &root));
+    let at = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    assert!(yuyunqian::pki::chain::sm2_trusted(
+        &root.to_der().unwrap(),
+        &leaf_der,
+        &[issuing.to_der().unwrap()],
+        at
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,8 +10,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::certificates::Certificate;
 use crate::db::enums::{
-    AttemptStatus, CertificateKind, KeyAlgorithm, MemberRole, PartyKind, SealKind, SealStatus,
-    SignerStatus, TaskStatus,
+    AttemptStatus, CertificateKind, MemberRole, PartyKind, SealKind, SealStatus, SignerStatus,
+    TaskStatus,
 };
 use crate::db::field_definitions::FieldDefinition;
 use crate::db::ids::{AttemptId, DocumentId, FieldId, SealId, TemplateId};
@@ -168,11 +168,6 @@ async fn certificate_for(
             certificates::issue_person_certificate(conn, svc, user.id, name, hash).await?
         }
     };
-    if certificate.algorithm != KeyAlgorithm::EcdsaP256 {
-        return Err(AppError::Conflict(
-            "SM2 certificates cannot sign PDF documents yet".into(),
-        ));
-    }
     Ok(certificate)
 }
 
