@@ -8,6 +8,8 @@
 //! transaction's id and hands the event to this process's subscribers once
 //! PostgreSQL reports that transaction committed (never if it aborted).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
@@ -136,6 +138,10 @@ pub enum Transport {
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    /// The subscribers of one task's progress, by task: a task's events
+    /// wake only them (a broadcast to all would wake a thousand open
+    /// subscriptions for every signature).
+    tasks: Arc<Mutex<HashMap<TaskId, broadcast::Sender<Event>>>>,
     transport: Transport,
     /// For the in-process transport: where to ask whether a transaction committed.
     pool: Option<DbPool>,
@@ -146,6 +152,7 @@ impl EventBus {
         let (sender, _) = broadcast::channel(1024);
         Self {
             sender,
+            tasks: Arc::default(),
             transport,
             pool,
         }
@@ -210,12 +217,42 @@ impl EventBus {
 
     /// Hands an event to this process's subscribers.
     pub fn deliver(&self, event: Event) {
+        if let Event::TaskChanged { task, .. } = &event {
+            let mut tasks = self.tasks();
+            if let Some(sender) = tasks.get(task)
+                && sender.send(event.clone()).is_err()
+            {
+                // Its last subscriber is gone.
+                tasks.remove(task);
+            }
+        }
         // With no subscriber the event is simply not needed.
         let _ = self.sender.send(event);
     }
 
+    /// Every event.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// The `TaskChanged` events of `task` only.
+    pub fn subscribe_task(&self, task: TaskId) -> broadcast::Receiver<Event> {
+        let mut tasks = self.tasks();
+        // Tasks whose subscribers left without an event after them.
+        if tasks.len() >= 1024 && tasks.len().is_power_of_two() {
+            tasks.retain(|_, sender| sender.receiver_count() > 0);
+        }
+        tasks
+            .entry(task)
+            .or_insert_with(|| broadcast::channel(64).0)
+            .subscribe()
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, HashMap<TaskId, broadcast::Sender<Event>>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -310,5 +347,35 @@ mod tests {
         assert!(!all_but_other.ends_session(user, other));
         assert!(!all_but_other.ends_session(UserId::new(), mine));
         assert!(Event::SessionRevoked { session: mine }.ends_session(user, mine));
+    }
+
+    fn changed(task: TaskId) -> Event {
+        Event::TaskChanged {
+            task,
+            kind: TaskEventKind::SignerSigned,
+            signer: None,
+            at: Utc::now(),
+            boxes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn task_subscribers_hear_their_task_only_and_leave_no_entry_behind() {
+        let bus = EventBus::new(Transport::InProcess, None);
+        let (mine, other) = (TaskId::new(), TaskId::new());
+        let mut receiver = bus.subscribe_task(mine);
+        let everything = bus.subscribe();
+        let event = changed(mine);
+        bus.deliver(changed(other));
+        bus.deliver(Event::UserUpdated {
+            user: UserId::new(),
+        });
+        bus.deliver(event.clone());
+        assert_eq!(receiver.try_recv().unwrap(), event);
+        assert!(receiver.try_recv().is_err(), "nothing else");
+        assert_eq!(everything.len(), 3, "the catch-all subscriber hears all");
+        drop(receiver);
+        bus.deliver(changed(mine));
+        assert!(bus.tasks().is_empty());
     }
 }

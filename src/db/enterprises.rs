@@ -385,6 +385,23 @@ impl Memberships {
             .optional()
     }
 
+    /// The user's role in the enterprise and the enterprise's status, in
+    /// one statement.
+    pub async fn role_and_status(
+        conn: &mut AsyncPgConnection,
+        enterprise_id: EnterpriseId,
+        user_id: UserId,
+    ) -> QueryResult<Option<(MemberRole, EnterpriseStatus)>> {
+        memberships::table
+            .inner_join(enterprises::table)
+            .filter(memberships::enterprise_id.eq(enterprise_id))
+            .filter(memberships::user_id.eq(user_id))
+            .select((memberships::role, enterprises::status))
+            .first(conn)
+            .await
+            .optional()
+    }
+
     pub async fn role_of(
         conn: &mut AsyncPgConnection,
         enterprise_id: EnterpriseId,

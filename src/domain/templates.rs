@@ -8,6 +8,7 @@
 //! - `preview`: the template filled with sample or given values, slots
 //!   outlined.
 
+pub mod frozen;
 pub mod layout;
 pub mod preview;
 

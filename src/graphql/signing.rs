@@ -256,7 +256,7 @@ impl SigningSubscription {
         let id: TaskId = parse_id("taskId", &task_id)?;
         // Subscribe first: an event between the check and the stream's
         // start is not lost.
-        let receiver = ctx.app().events.subscribe();
+        let receiver = ctx.app().events.subscribe_task(id);
         {
             let mut conn = ctx.conn().await?;
             inbox::find(&mut conn, &viewer, id).await?;

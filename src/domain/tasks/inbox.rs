@@ -261,6 +261,30 @@ pub async fn find_in(
     Ok(Task::page_where(conn, &condition, &query).await?.pop())
 }
 
+/// Whether the viewer, with `phone` and `role` in `enterprise` (both read
+/// by the caller), acts for the enterprise on task `id` (its TO_SIGN rule).
+pub async fn acting_in(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    phone: &str,
+    enterprise: EnterpriseId,
+    role: MemberRole,
+    id: TaskId,
+) -> AppResult<bool> {
+    let query = InboxQuery {
+        viewer: viewer.user_id,
+        enterprise: Some(enterprise),
+        phone: phone.to_owned(),
+        search: None,
+        business_type: None,
+        after: None,
+        limit: 1,
+        task: Some(id),
+    };
+    let condition = enterprise_by(TaskBox::Acting, role == MemberRole::Admin, Rule::Current)?;
+    Ok(!Task::page_where(conn, &condition, &query).await?.is_empty())
+}
+
 /// Whether the viewer sees the task in `task_box` of `space` whenever the
 /// task's state puts it there: who hears that it entered or left the box.
 pub async fn eligible(

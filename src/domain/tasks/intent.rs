@@ -38,7 +38,6 @@ pub async fn send(
         .transaction(async |conn| {
             let (task, _) = parties::pending_or_hidden(conn, viewer, id).await?;
             let user = User::find(conn, viewer.user_id).await?;
-            let resend_after = check_send_limits(conn, svc, meta, &user.phone).await?;
             let code = fresh_code()?;
             let now = svc.clock.now();
             SigningCode::replace(
@@ -53,6 +52,9 @@ pub async fn send(
             .await?;
             let body = texts::signing_code(&task.title, &code);
             SmsMessage::enqueue(conn, &user.phone, &body, true, Some(now + CODE_TTL)).await?;
+            // Last: the limits' locks (phone, network) are held until the
+            // commit, and a refusal rolls the code back.
+            let resend_after = check_send_limits(conn, svc, meta, &user.phone).await?;
             Ok::<_, AppError>(CodeSent {
                 sent_to: mask_phone(&user.phone),
                 retry_after_seconds: resend_after.num_seconds(),

@@ -5,26 +5,20 @@
 
 use diesel_async::AsyncPgConnection;
 
-use crate::db::enterprises::Enterprise;
+use crate::db::enterprises::Memberships;
 use crate::db::enums::{
     EnterpriseStatus, MemberRole, PartyKind, RealNameStatus, SignerStatus, TaskStatus,
 };
 use crate::db::tasks::{Signer, Task};
 use crate::db::users::User;
 use crate::domain::Viewer;
-use crate::domain::tasks::inbox::{self, Space, TaskBox};
+use crate::domain::tasks::inbox;
 use crate::error::{AppError, AppResult};
 
-/// The person signer of `task` the viewer is, if the row named the
-/// viewer's phone or account; FORBIDDEN until the viewer's verified
+/// The person signer of `task` the viewer (`user`) is, if the row named
+/// the viewer's phone or account; FORBIDDEN until the viewer's verified
 /// identity matches the row.
-pub async fn person(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    task: &Task,
-    signers: &[Signer],
-) -> AppResult<Option<Signer>> {
-    let user = User::find(conn, viewer.user_id).await?;
+fn person(user: &User, task: &Task, signers: &[Signer]) -> AppResult<Option<Signer>> {
     let Some(signer) = signers.iter().find(|s| {
         s.task_id == task.id
             && s.kind == PartyKind::Person
@@ -55,9 +49,10 @@ pub async fn person(
 /// turn: the ADMIN, or members the TO_SIGN rules admit (the business-type
 /// grant and a granted seal of a kind the role stamps), while the
 /// enterprise is CERTIFIED.
-pub async fn enterprises(
+async fn enterprises(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
+    user: &User,
     task: &Task,
     signers: &[Signer],
 ) -> AppResult<Vec<Signer>> {
@@ -69,24 +64,15 @@ pub async fn enterprises(
         let Some(enterprise) = signer.enterprise_id else {
             continue;
         };
-        let Some(role) =
-            crate::db::enterprises::Memberships::role_of(conn, enterprise, viewer.user_id).await?
+        let Some((role, status)) =
+            Memberships::role_and_status(conn, enterprise, viewer.user_id).await?
         else {
             continue;
         };
-        let status = Enterprise::find(conn, enterprise).await?.status;
         // The ADMIN acts for every signer of its enterprise in a task in
         // progress (the Acting rule without its member conditions).
         let visible = (role == MemberRole::Admin && task.status == TaskStatus::InProgress)
-            || inbox::find_in(
-                conn,
-                viewer,
-                Space::Enterprise(enterprise),
-                TaskBox::Acting,
-                task.id,
-            )
-            .await?
-            .is_some();
+            || inbox::acting_in(conn, viewer, &user.phone, enterprise, role, task.id).await?;
         if visible {
             if status != EnterpriseStatus::Certified {
                 return Err(AppError::Conflict(
@@ -110,11 +96,9 @@ pub async fn pending(
         return Err(AppError::Conflict("the task cannot be signed now".into()));
     }
     let signers = Signer::of_tasks(conn, &[task.id]).await?;
-    let mut acting: Vec<Signer> = person(conn, viewer, task, &signers)
-        .await?
-        .into_iter()
-        .collect();
-    acting.extend(enterprises(conn, viewer, task, &signers).await?);
+    let user = User::find(conn, viewer.user_id).await?;
+    let mut acting: Vec<Signer> = person(&user, task, &signers)?.into_iter().collect();
+    acting.extend(enterprises(conn, viewer, &user, task, &signers).await?);
     if acting.is_empty() {
         return Err(AppError::Forbidden(
             "only a signer of this task may sign it",
@@ -142,10 +126,20 @@ pub async fn pending_or_hidden(
     let task = Task::find(conn, id)
         .await?
         .ok_or(AppError::NotFound("task"))?;
-    match pending(conn, viewer, &task).await {
-        Ok(signers) => Ok((task, signers)),
+    let signers = pending_or_hidden_of(conn, viewer, &task).await?;
+    Ok((task, signers))
+}
+
+/// `pending_or_hidden` for a task already read.
+pub async fn pending_or_hidden_of(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    task: &Task,
+) -> AppResult<Vec<Signer>> {
+    match pending(conn, viewer, task).await {
+        Ok(signers) => Ok(signers),
         Err(refused) => {
-            inbox::find(conn, viewer, id).await?;
+            inbox::find(conn, viewer, task.id).await?;
             Err(refused)
         }
     }

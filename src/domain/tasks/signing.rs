@@ -140,38 +140,38 @@ pub async fn sign(
         .await?
         .ok_or(AppError::NotFound("task"))?;
     let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
-    // An attempt with this code proves the viewer signed here: carry it
-    // on. Only a fresh attempt checked that the viewer still sees the task.
-    let (attempt, fresh) = match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
-        Some(earlier) => (earlier, false),
-        None => match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
-            Ok(attempt) => (attempt, true),
-            Err(refused) => {
-                // A double submit racing this one used the code first.
-                match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
-                    Some(theirs) => (theirs, false),
-                    None => return Err(refused),
-                }
-            }
+    // A call refused because its code was used already may be a retry, or
+    // a double submit racing this one: an attempt with this code proves
+    // the viewer signed here, so it is carried on. Only a fresh attempt
+    // checked that the viewer still sees the task.
+    let (attempt, fresh) = match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
+        Ok(attempt) => (attempt, true),
+        Err(refused) => match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
+            Some(earlier) => (earlier, false),
+            None => return Err(refused),
         },
     };
-    carry_on(conn, svc, attempt).await?;
+    let untouched = carry_on(conn, svc, attempt).await?;
     if fresh {
-        Task::find(conn, task.id)
-            .await?
-            .ok_or(AppError::NotFound("task"))
+        match untouched {
+            Some(task) => Ok(task),
+            None => Task::find(conn, task.id)
+                .await?
+                .ok_or(AppError::NotFound("task")),
+        }
     } else {
         inbox::find(conn, viewer, task.id).await
     }
 }
 
 /// Takes an attempt from wherever it stopped to APPLIED, then completes
-/// the task if that was its last signature.
+/// the task if that was its last signature; the task as it stands unless
+/// it was completed now.
 pub async fn carry_on(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     attempt: Attempt,
-) -> AppResult<()> {
+) -> AppResult<Option<Task>> {
     let task = attempt.task_id;
     let mut attempt = attempt;
     for _ in 0..=MAX_REBASES {
@@ -238,7 +238,7 @@ pub async fn recover_pass(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> A
     for attempt in stale {
         let id = attempt.id;
         match carry_on(conn, svc, attempt).await {
-            Ok(()) => done += 1,
+            Ok(_) => done += 1,
             Err(AppError::Internal(e)) => {
                 tracing::warn!(attempt = %id, error = %format!("{e:#}"), "finishing a signing attempt failed");
             }

@@ -14,11 +14,11 @@ use crate::db::ids::{AttemptId, EvidenceId, SignerId};
 use crate::db::outbox::SmsMessage;
 use crate::db::signing::{Attempt, Evidence};
 use crate::db::tasks::{Document, Signer, Task};
-use crate::db::templates::Layout;
 use crate::domain::tasks::events::{self, Happened, Snapshot};
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::signing::stamping::open_plan;
 use crate::domain::tasks::signing::{SignedRevision, new_version};
+use crate::domain::templates::frozen::frozen;
 use crate::domain::{Services, audit};
 use crate::error::{AppError, AppResult};
 use crate::events::TaskEventKind;
@@ -33,11 +33,11 @@ pub async fn apply(
     svc: &Services<'_>,
     id: AttemptId,
 ) -> AppResult<Attempt> {
-    let woke = conn
+    let outcome = conn
         .transaction(async |conn| {
             let attempt = Attempt::lock(conn, id).await?;
             if attempt.status != AttemptStatus::Signed {
-                return Ok(false);
+                return Ok(None);
             }
             let now = svc.clock.now();
             let task = Task::lock_many(conn, &[attempt.task_id])
@@ -58,7 +58,7 @@ pub async fn apply(
                     now,
                 )
                 .await?;
-                return Ok(false);
+                return Ok(None);
             }
             let revisions: Vec<SignedRevision> =
                 serde_json::from_value(attempt.revisions.clone().unwrap_or_default())
@@ -72,7 +72,7 @@ pub async fn apply(
             });
             if moved {
                 Attempt::set_status(conn, id, AttemptStatus::Prepared, None, now).await?;
-                return Ok(false);
+                return Ok(None);
             }
             let certificate = Certificate::find(conn, attempt.certificate_id).await?;
             let mut evidence = Vec::with_capacity(revisions.len());
@@ -110,7 +110,8 @@ pub async fn apply(
 
             let before = Snapshot::of(&task, &signers);
             let mut happened = Vec::new();
-            let signed_all = own_documents_signed(conn, &task, signer, &documents).await?;
+            let signed_all =
+                own_documents_signed(conn, &task, signer, &documents, &revisions).await?;
             let person = (signer.kind == PartyKind::Person).then_some(attempt.user_id);
             let mut invited = Vec::new();
             // The state after, kept in step with the updates below.
@@ -180,38 +181,57 @@ pub async fn apply(
                 },
             )
             .await?;
-            Ok::<_, AppError>(!invited.is_empty())
+            let applied = Attempt {
+                status: AttemptStatus::Applied,
+                error: None,
+                updated_at: now,
+                ..attempt
+            };
+            Ok::<_, AppError>(Some((applied, !invited.is_empty())))
         })
         .await?;
-    if woke {
-        svc.outbox.wake();
+    match outcome {
+        Some((applied, woke)) => {
+            if woke {
+                svc.outbox.wake();
+            }
+            Ok(applied)
+        }
+        None => Ok(Attempt::find(conn, id).await?),
     }
-    Ok(Attempt::find(conn, id).await?)
 }
 
-/// Whether the signer has now signed every document its role appears in.
+/// Whether the signer has now signed every document its role appears in
+/// (`now` are the documents signed in this attempt).
 async fn own_documents_signed(
     conn: &mut AsyncPgConnection,
     task: &Task,
     signer: &Signer,
     documents: &[Document],
+    now: &[SignedRevision],
 ) -> AppResult<bool> {
-    let templates: Vec<_> = documents.iter().map(|d| d.template_id).collect();
-    let roles = Layout::role_keys(conn, &templates).await?;
+    let mut own = Vec::new();
+    for document in documents {
+        if frozen(conn, document.template_id)
+            .await?
+            .role(&signer.role_key)
+            .is_some()
+        {
+            own.push(document.id);
+        }
+    }
+    let signed_now: HashSet<_> = now.iter().map(|r| r.document).collect();
+    if own.iter().all(|d| signed_now.contains(d)) {
+        return Ok(true);
+    }
+    // Some were signed in earlier calls, or are still to sign.
     let signed: HashSet<_> = Evidence::of_tasks(conn, &[task.id])
         .await?
         .into_iter()
         .filter(|e| e.signer_id == signer.id)
         .map(|e| e.document_id)
         .collect();
-    Ok(documents
-        .iter()
-        .filter(|d| {
-            roles
-                .iter()
-                .any(|(t, key)| *t == d.template_id && *key == signer.role_key)
-        })
-        .all(|d| signed.contains(&d.id)))
+    Ok(own.iter().all(|d| signed.contains(d)))
 }
 
 /// In SEQUENTIAL order: the waiting signers of the lowest step not yet

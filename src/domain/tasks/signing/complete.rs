@@ -29,17 +29,18 @@ struct Finished {
 }
 
 /// Completes `task` if every signer has signed and it is not completed
-/// yet; does nothing otherwise (so retries and the job may call it).
+/// yet; does nothing otherwise (so retries and the job may call it). The
+/// task as read when it was left as it was.
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     task: TaskId,
-) -> AppResult<()> {
+) -> AppResult<Option<Task>> {
     let Some(found) = Task::find(conn, task).await? else {
-        return Ok(());
+        return Ok(None);
     };
     if found.status != TaskStatus::InProgress || found.all_signed_at.is_none() {
-        return Ok(());
+        return Ok(Some(found));
     }
     let mut finished = Vec::new();
     for document in Document::of_tasks(conn, &[task]).await? {
@@ -147,5 +148,5 @@ pub async fn complete(
     if told {
         svc.outbox.wake();
     }
-    Ok(())
+    Ok(None)
 }

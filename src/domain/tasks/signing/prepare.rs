@@ -4,6 +4,7 @@
 //! the intent code is used up and the attempt recorded.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -18,7 +19,7 @@ use crate::db::ids::{AttemptId, DocumentId, FieldId, SealId, TemplateId};
 use crate::db::seals::Seal;
 use crate::db::signing::{Attempt, Evidence};
 use crate::db::tasks::{Document, Signer, Task};
-use crate::db::templates::{Layout, Role, Template, TemplateField};
+use crate::db::templates::{Role, Template, TemplateField};
 use crate::db::users::User;
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::signing::{
@@ -27,6 +28,7 @@ use crate::domain::tasks::signing::{
 };
 use crate::domain::tasks::values::{Cell, display, normalize};
 use crate::domain::tasks::{intent, parties};
+use crate::domain::templates::frozen::{Frozen as Loaded, frozen};
 use crate::domain::templates::{slot_size, stamps};
 use crate::domain::{RequestMeta, Services, Viewer, certificates, seals};
 use crate::error::{AppError, AppResult};
@@ -50,7 +52,7 @@ pub async fn prepare(
     input: &SignInput,
 ) -> AppResult<Attempt> {
     // Whose turn it is before the code, so a signer out of turn hears why.
-    let (_, pending) = parties::pending_or_hidden(conn, viewer, task.id).await?;
+    let pending = parties::pending_or_hidden_of(conn, viewer, task).await?;
     let signer = choose(&pending, input)?;
     let certificate = certificate_for(conn, svc, viewer, &signer).await?;
     let plan = plan(conn, svc, viewer, task, &signer, input).await?;
@@ -215,11 +217,6 @@ async fn usable_seals(
         .collect())
 }
 
-struct Loaded {
-    template: Template,
-    layout: Layout,
-}
-
 /// Where a top-left-based rectangle of `size` at (x, y) on 1-based `page`
 /// lies in PDF coordinates; None off the document.
 fn on_page(template: &Template, page: i32, x: f32, y: f32, size: (f32, f32)) -> Option<StampPlan> {
@@ -252,24 +249,15 @@ async fn plan(
         ));
     }
     let documents = Document::of_tasks(conn, &[task.id]).await?;
-    let mut loaded: HashMap<TemplateId, Loaded> = HashMap::new();
+    let mut loaded: HashMap<TemplateId, Arc<Loaded>> = HashMap::new();
     for document in &documents {
         if let std::collections::hash_map::Entry::Vacant(entry) = loaded.entry(document.template_id)
         {
-            let template = Template::find_by_id(conn, document.template_id)
-                .await?
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("template vanished")))?;
-            let layout = Layout::of_template(conn, template.id).await?;
-            entry.insert(Loaded { template, layout });
+            entry.insert(frozen(conn, document.template_id).await?);
         }
     }
     let role_in = |document: &Document| -> Option<&Role> {
-        loaded
-            .get(&document.template_id)?
-            .layout
-            .roles
-            .iter()
-            .find(|r| r.key == signer.role_key)
+        loaded.get(&document.template_id)?.role(&signer.role_key)
     };
     let signed: HashSet<DocumentId> = Evidence::of_tasks(conn, &[task.id])
         .await?
@@ -562,7 +550,7 @@ fn free_placement(
 struct Completing<'a> {
     task: &'a Task,
     signer: &'a Signer,
-    loaded: &'a HashMap<TemplateId, Loaded>,
+    loaded: &'a HashMap<TemplateId, Arc<Loaded>>,
     chosen: &'a [&'a Document],
     input: &'a SignInput,
 }
@@ -577,12 +565,7 @@ fn fills<'a>(
     let Some(loaded) = at.loaded.get(&template) else {
         return Vec::new();
     };
-    let role = loaded
-        .layout
-        .roles
-        .iter()
-        .find(|r| r.key == at.signer.role_key)
-        .map(|r| r.id);
+    let role = loaded.role(&at.signer.role_key).map(|r| r.id);
     loaded
         .layout
         .fields
@@ -609,12 +592,27 @@ async fn completed_values(
     at: Completing<'_>,
     documents_plan: &mut [DocumentPlan],
 ) -> AppResult<BTreeMap<String, String>> {
-    let definitions: HashMap<FieldId, FieldDefinition> =
+    // Most signers fill nothing: then the field catalogue is not read.
+    let may_fill = at.loaded.values().any(|loaded| {
+        let role = loaded.role(&at.signer.role_key).map(|r| r.id);
+        role.is_some()
+            && (loaded
+                .layout
+                .fields
+                .iter()
+                .any(|f| f.filled_by_role_id.is_some() && f.filled_by_role_id == role)
+                || (at.signer.kind == PartyKind::Person
+                    && !at.task.signer_completed_field_keys.is_empty()))
+    });
+    let definitions: HashMap<FieldId, FieldDefinition> = if may_fill {
         FieldDefinition::catalogue_and_custom(conn, &[at.task.enterprise_id])
             .await?
             .into_iter()
             .map(|f| (f.id, f))
-            .collect();
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let stored: BTreeMap<String, String> = serde_json::from_slice(
         &svc.keys
             .open(&at.task.values_enc, VALUES_CONTEXT)
