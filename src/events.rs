@@ -191,6 +191,33 @@ impl EventBus {
         }
     }
 
+    /// Publishes `events`, in order, as part of the transaction open on
+    /// `conn`: with NOTIFY, in one statement.
+    pub async fn publish_all(
+        &self,
+        conn: &mut AsyncPgConnection,
+        events: Vec<Event>,
+    ) -> diesel::QueryResult<()> {
+        if self.transport == Transport::InProcess || events.len() < 2 {
+            for event in events {
+                self.publish(conn, event).await?;
+            }
+            return Ok(());
+        }
+        let payloads = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        // A function scan yields the array in order; NOTIFY keeps that order.
+        diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS e(payload)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Array<Text>, _>(payloads)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
     /// Delivers `event` once transaction `xid` has committed; drops it if the
     /// transaction aborted (or nothing can be learnt within a minute).
     async fn deliver_after_commit(&self, xid: String, event: Event) {

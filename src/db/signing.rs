@@ -65,16 +65,6 @@ impl Attempt {
             .await
     }
 
-    /// The attempt, locked until the transaction ends.
-    pub async fn lock(conn: &mut AsyncPgConnection, id: AttemptId) -> QueryResult<Attempt> {
-        signing_attempts::table
-            .find(id)
-            .select(Attempt::as_select())
-            .for_update()
-            .first(conn)
-            .await
-    }
-
     /// Unfinished attempts untouched since `before`, oldest first (the
     /// phases they go through guard against a second finisher).
     pub async fn stale(
@@ -94,21 +84,20 @@ impl Attempt {
             .await
     }
 
-    /// Notes the signed revisions (stored by hash) of a PREPARED attempt;
-    /// None when it was carried on meanwhile by someone else.
-    pub async fn set_signed(
+    /// Claims an unfinished attempt for applying `revisions` (stored by
+    /// hash): APPLIED and locked until the transaction ends, which may
+    /// still set another outcome. None when someone else finished it.
+    pub async fn claim(
         conn: &mut AsyncPgConnection,
         id: AttemptId,
         revisions: &serde_json::Value,
         at: DateTime<Utc>,
     ) -> QueryResult<Option<Attempt>> {
-        diesel::update(
-            signing_attempts::table
-                .find(id)
-                .filter(signing_attempts::status.eq(AttemptStatus::Prepared)),
-        )
+        diesel::update(signing_attempts::table.find(id).filter(
+            signing_attempts::status.eq_any([AttemptStatus::Prepared, AttemptStatus::Signed]),
+        ))
         .set((
-            signing_attempts::status.eq(AttemptStatus::Signed),
+            signing_attempts::status.eq(AttemptStatus::Applied),
             signing_attempts::revisions.eq(Some(revisions)),
             signing_attempts::updated_at.eq(at),
         ))

@@ -172,21 +172,18 @@ pub async fn publish(
     at: DateTime<Utc>,
 ) -> AppResult<()> {
     let mut boxes = box_changes(before, after);
-    for event in happened {
-        svc.events
-            .publish(
-                conn,
-                Event::TaskChanged {
-                    task,
-                    kind: event.kind,
-                    signer: event.signer,
-                    at,
-                    // Carried once, with the first event of the change.
-                    boxes: std::mem::take(&mut boxes),
-                },
-            )
-            .await?;
-    }
+    let events = happened
+        .into_iter()
+        .map(|event| Event::TaskChanged {
+            task,
+            kind: event.kind,
+            signer: event.signer,
+            at,
+            // Carried once, with the first event of the change.
+            boxes: std::mem::take(&mut boxes),
+        })
+        .collect();
+    svc.events.publish_all(conn, events).await?;
     Ok(())
 }
 

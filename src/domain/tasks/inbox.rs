@@ -282,7 +282,7 @@ pub async fn acting_in(
         task: Some(id),
     };
     let condition = enterprise_by(TaskBox::Acting, role == MemberRole::Admin, Rule::Current)?;
-    Ok(!Task::page_where(conn, &condition, &query).await?.is_empty())
+    Ok(Task::meets(conn, &condition, &query, id).await?)
 }
 
 /// Whether the viewer sees the task in `task_box` of `space` whenever the
@@ -294,14 +294,12 @@ pub async fn eligible(
     task_box: TaskBox,
     id: TaskId,
 ) -> AppResult<bool> {
-    let (mut query, admin) = binds(conn, viewer, space).await?;
-    query.task = Some(id);
-    query.limit = 1;
+    let (query, admin) = binds(conn, viewer, space).await?;
     let condition = match space {
         Space::Personal => personal_by(task_box, Rule::Eligible),
         Space::Enterprise(_) => enterprise_by(task_box, admin, Rule::Eligible)?,
     };
-    Ok(!Task::page_where(conn, &condition, &query).await?.is_empty())
+    Ok(Task::meets(conn, &condition, &query, id).await?)
 }
 
 /// The boxes a signer's side sees a task in, by the task's and the

@@ -175,7 +175,7 @@ pub async fn carry_on(
     let task = attempt.task_id;
     let mut attempt = attempt;
     for _ in 0..=MAX_REBASES {
-        match attempt.status {
+        let revisions: Vec<SignedRevision> = match attempt.status {
             AttemptStatus::Applied => break,
             AttemptStatus::Abandoned => {
                 return Err(AppError::Conflict(format!(
@@ -183,14 +183,16 @@ pub async fn carry_on(
                     attempt.error.as_deref().unwrap_or("abandoned")
                 )));
             }
-            AttemptStatus::Prepared => {
-                attempt = stamping::sign_documents(conn, svc, &attempt).await?;
-            }
+            AttemptStatus::Prepared => stamping::sign_documents(conn, svc, &attempt).await?,
+            // Recorded as signed by an earlier version, which applied in
+            // a step of its own.
             AttemptStatus::Signed => {
-                failpoint(svc, "signing.before_apply")?;
-                attempt = apply::apply(conn, svc, attempt.id).await?;
+                serde_json::from_value(attempt.revisions.clone().unwrap_or_default())
+                    .map_err(AppError::internal)?
             }
-        }
+        };
+        failpoint(svc, "signing.before_apply")?;
+        attempt = apply::apply(conn, svc, attempt.id, &revisions).await?;
     }
     if attempt.status != AttemptStatus::Applied {
         return Err(AppError::Conflict(

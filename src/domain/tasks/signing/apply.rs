@@ -24,22 +24,25 @@ use crate::error::{AppError, AppResult};
 use crate::events::TaskEventKind;
 use crate::notify::texts;
 
-/// Applies a SIGNED attempt; returns it APPLIED, back to PREPARED when a
-/// document moved on meanwhile (to be signed again over the new version),
-/// ABANDONED when the signer's turn ended meanwhile, or as another
-/// process left it.
+/// Applies the signed `revisions` of an attempt; returns it APPLIED, back
+/// to PREPARED when a document moved on meanwhile (to be signed again over
+/// the new version), ABANDONED when the signer's turn ended meanwhile, or
+/// as another process left it.
 pub async fn apply(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     id: AttemptId,
+    revisions: &[SignedRevision],
 ) -> AppResult<Attempt> {
+    let recorded = serde_json::to_value(revisions).map_err(AppError::internal)?;
     let outcome = conn
         .transaction(async |conn| {
-            let attempt = Attempt::lock(conn, id).await?;
-            if attempt.status != AttemptStatus::Signed {
-                return Ok(None);
-            }
             let now = svc.clock.now();
+            // APPLIED unless found otherwise below (the transaction then
+            // sets the outcome); locked until the commit.
+            let Some(attempt) = Attempt::claim(conn, id, &recorded, now).await? else {
+                return Ok(None);
+            };
             let task = Task::lock_many(conn, &[attempt.task_id])
                 .await?
                 .pop()
@@ -60,9 +63,6 @@ pub async fn apply(
                 .await?;
                 return Ok(None);
             }
-            let revisions: Vec<SignedRevision> =
-                serde_json::from_value(attempt.revisions.clone().unwrap_or_default())
-                    .map_err(AppError::internal)?;
             let documents = Document::of_tasks(conn, &[task.id]).await?;
             let moved = revisions.iter().any(|r| {
                 documents
@@ -76,7 +76,7 @@ pub async fn apply(
             }
             let certificate = Certificate::find(conn, attempt.certificate_id).await?;
             let mut evidence = Vec::with_capacity(revisions.len());
-            for revision in &revisions {
+            for revision in revisions {
                 let Some(document) = documents.iter().find(|d| d.id == revision.document) else {
                     continue;
                 };
@@ -111,7 +111,7 @@ pub async fn apply(
             let before = Snapshot::of(&task, &signers);
             let mut happened = Vec::new();
             let signed_all =
-                own_documents_signed(conn, &task, signer, &documents, &revisions).await?;
+                own_documents_signed(conn, &task, signer, &documents, revisions).await?;
             let person = (signer.kind == PartyKind::Person).then_some(attempt.user_id);
             let mut invited = Vec::new();
             // The state after, kept in step with the updates below.
@@ -150,7 +150,6 @@ pub async fn apply(
                 }
             }
             invite(conn, svc, &task, &signers, &invited).await?;
-            Attempt::set_status(conn, id, AttemptStatus::Applied, None, now).await?;
             events::publish(
                 conn,
                 svc,
@@ -181,13 +180,7 @@ pub async fn apply(
                 },
             )
             .await?;
-            let applied = Attempt {
-                status: AttemptStatus::Applied,
-                error: None,
-                updated_at: now,
-                ..attempt
-            };
-            Ok::<_, AppError>(Some((applied, !invited.is_empty())))
+            Ok::<_, AppError>(Some((attempt, !invited.is_empty())))
         })
         .await?;
     match outcome {

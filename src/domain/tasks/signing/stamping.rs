@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use diesel_async::AsyncPgConnection;
 
-use crate::db::files::StoredFile;
 use crate::db::signing::Attempt;
 use crate::db::tasks::Document;
 use crate::domain::Services;
@@ -107,15 +106,16 @@ fn placement(plan: DocumentPlan, images: &HashMap<String, Vec<u8>>) -> AppResult
     })
 }
 
-/// Signs every document of the attempt over its current version and
-/// records the results (SIGNED); returns the attempt as it now stands.
+/// Signs every document of the attempt over its current version; the
+/// signed revisions, in the blob store, for `apply` to claim. Nothing is
+/// recorded: after a crash here the attempt is signed again.
 pub async fn sign_documents(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     attempt: &Attempt,
-) -> AppResult<Attempt> {
+) -> AppResult<Vec<SignedRevision>> {
     let plan = open_plan(svc, attempt)?;
-    let documents = Document::of_tasks(conn, &[attempt.task_id]).await?;
+    let documents = Document::of_task_with_sha256(conn, attempt.task_id).await?;
     let mut images: HashMap<String, Vec<u8>> = HashMap::new();
     for document in &plan.documents {
         let hashes = document
@@ -135,15 +135,15 @@ pub async fn sign_documents(
     }
     let mut revisions = Vec::with_capacity(plan.documents.len());
     for document_plan in plan.documents {
-        let document = documents
+        let (document, before_sha256) = documents
             .iter()
-            .find(|d| d.id == document_plan.document)
+            .find(|(d, _)| d.id == document_plan.document)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("a document vanished")))?;
-        let before_file = document
-            .file_id
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("an unfilled document")))?;
-        let before = StoredFile::find(conn, before_file).await?;
-        let pdf = blob(svc, &before.sha256).await?;
+        let (Some(before_file), Some(before_sha256)) = (document.file_id, before_sha256.clone())
+        else {
+            return Err(AppError::internal(anyhow::anyhow!("an unfilled document")));
+        };
+        let pdf = blob(svc, &before_sha256).await?;
         let id = document_plan.document;
         let widgets = placement(document_plan, &images)?;
         let signed = pdf_signatures::sign(conn, svc, pdf, attempt.certificate_id, widgets).await?;
@@ -155,16 +155,10 @@ pub async fn sign_documents(
         revisions.push(SignedRevision {
             document: id,
             before_file,
-            before_sha256: before.sha256,
+            before_sha256,
             after_sha256,
             size,
         });
     }
-    let revisions = serde_json::to_value(&revisions).map_err(AppError::internal)?;
-    let now = svc.clock.now();
-    // Someone else may have carried it on meanwhile; theirs stands.
-    match Attempt::set_signed(conn, attempt.id, &revisions, now).await? {
-        Some(signed) => Ok(signed),
-        None => Ok(Attempt::find(conn, attempt.id).await?),
-    }
+    Ok(revisions)
 }
