@@ -4,8 +4,10 @@
 //! sign with SHA-256, SM2 ones with SM3 throughout (ranges, attributes,
 //! certificate binding, timestamp imprint).
 
+use std::collections::HashMap;
+
 use diesel_async::AsyncPgConnection;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 
 use crate::db::certificates::Certificate;
 use crate::db::enums::{KeyAlgorithm, KeyPurpose};
@@ -149,6 +151,40 @@ async fn timestamp(
     }
 }
 
+/// Cloud certificates' keys, opened and decoded, by certificate: decoding
+/// a PKCS#8 key through OpenSSL 3.0's decoders costs more than signing
+/// with it. A certificate's key never changes; its revocation and expiry
+/// are checked on every use.
+type SignerKeys = std::sync::Mutex<HashMap<CertificateId, PKey<Private>>>;
+
+static SIGNER_KEYS: std::sync::OnceLock<SignerKeys> = std::sync::OnceLock::new();
+
+/// Keys kept; past it the cache starts over.
+const SIGNER_KEYS_KEPT: usize = 1024;
+
+fn signer_key(svc: &Services<'_>, id: CertificateId, sealed: &[u8]) -> AppResult<PKey<Private>> {
+    let cache = SIGNER_KEYS.get_or_init(SignerKeys::default);
+    let lock = || {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(key) = lock().get(&id) {
+        return Ok(key.clone());
+    }
+    let pkcs8 = svc
+        .keys
+        .open(sealed, CERTIFICATE_KEY_CONTEXT)
+        .map_err(AppError::internal)?;
+    let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
+    let mut keys = lock();
+    if keys.len() >= SIGNER_KEYS_KEPT {
+        keys.clear();
+    }
+    keys.insert(id, key.clone());
+    Ok(key)
+}
+
 /// Signs `pdf` in a new revision with the cloud certificate `certificate`,
 /// with a signature timestamp (the configured TSA, else the platform's).
 pub async fn sign(
@@ -167,11 +203,7 @@ pub async fn sign(
     let sealed = certificate.private_key_enc.as_deref().ok_or_else(|| {
         AppError::Conflict("a UKey certificate signs on its key, not here".into())
     })?;
-    let pkcs8 = svc
-        .keys
-        .open(sealed, CERTIFICATE_KEY_CONTEXT)
-        .map_err(AppError::internal)?;
-    let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
+    let key = signer_key(svc, certificate.id, sealed)?;
     let algorithm = SignatureAlgorithm::of_key(&key).ok_or_else(|| {
         AppError::internal(anyhow::anyhow!("a cloud certificate key of no known suite"))
     })?;

@@ -4,7 +4,8 @@
 
 use const_oid::ObjectIdentifier;
 use openssl::hash::{Hasher, MessageDigest};
-use openssl::pkey::{HasPublic, PKeyRef, Private};
+use openssl::nid::Nid;
+use openssl::pkey::{HasPublic, Id, PKeyRef, Private};
 use openssl::sign::{Signer, Verifier};
 
 use crate::pki::sm2;
@@ -89,8 +90,26 @@ impl SignatureAlgorithm {
         }
     }
 
-    /// The suite a key signs with, by the curve its public key names.
+    /// The suite a key signs with, by its curve.
     pub fn of_key<T: HasPublic>(key: &PKeyRef<T>) -> Option<Self> {
+        // OpenSSL 3.0 types keys built on the SM2 curve as SM2, and an EC
+        // key names its curve. Keys it decoded into its SM2 provider have
+        // no type: their encoded public key names the curve, but encoding
+        // costs more than the signature, so it is the last resort.
+        match key.id() {
+            Id::SM2 => return Some(Self::Sm2Sm3),
+            Id::EC => {
+                if let Ok(ec) = key.ec_key() {
+                    return match ec.group().curve_name() {
+                        Some(Nid::X9_62_PRIME256V1) => Some(Self::EcdsaSha256),
+                        Some(Nid::SM2) => Some(Self::Sm2Sm3),
+                        _ => None,
+                    };
+                }
+            }
+            Id::RSA | Id::DSA | Id::ED25519 | Id::ED448 => return None,
+            _ => {}
+        }
         let der = key.public_key_to_der().ok()?;
         let info = spki::SubjectPublicKeyInfoRef::try_from(der.as_slice()).ok()?;
         let curve = info.algorithm.parameters_oid().ok()?;
