@@ -188,14 +188,7 @@ pub async fn views_for(
     if NEEDS_DATA.iter().any(|f| selection.field(f).exists()) {
         return views(conn, tasks).await;
     }
-    let data = Arc::new(TaskData::default());
-    Ok(tasks
-        .into_iter()
-        .map(|row| SigningTask {
-            row,
-            data: data.clone(),
-        })
-        .collect())
+    Ok(sharing(tasks, Arc::new(TaskData::default())))
 }
 
 /// One task's view, prefetching only what the selection reads.
@@ -215,13 +208,18 @@ pub async fn views(
     tasks: Vec<TaskRow>,
 ) -> AppResult<Vec<SigningTask>> {
     let data = TaskData::load(conn, &tasks).await?;
-    Ok(tasks
+    Ok(sharing(tasks, data))
+}
+
+/// The views of `tasks`, all reading from `data`.
+fn sharing(tasks: Vec<TaskRow>, data: Arc<TaskData>) -> Vec<SigningTask> {
+    tasks
         .into_iter()
         .map(|row| SigningTask {
             row,
             data: data.clone(),
         })
-        .collect())
+        .collect()
 }
 
 /// A party of one task.

@@ -12,6 +12,7 @@ use crate::helpers::contracts::{
 use crate::helpers::flows::{Certified, certified, member};
 use crate::helpers::sql_count;
 use crate::helpers::test_app::{Person, error_code};
+use crate::signing::initiated_and_filled;
 use crate::templates::business_type;
 
 const INITIATE: &str = "mutation($i: InitiateBatchInput!) { initiateSigningBatch(input: $i) { id tasks { edges { node { id } } } } }";
@@ -426,14 +427,7 @@ async fn another_enterprise_sees_the_tasks_it_signs_and_nothing_else() {
         crate::templates::other_enterprise(&t, "13800007022", "郑州合作科技有限公司").await;
     grant_quota(&t, &c.enterprise, 10).await;
     let labor = business_type(&t, &c.admin, &c.enterprise, "劳动合同").await;
-    let mut three_parties = crate::templates::complete_layout();
-    three_parties["roles"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "key": "partner", "name": "丙方", "kind": "ENTERPRISE" }));
-    three_parties["sealSlots"].as_array_mut().unwrap().push(
-        json!({ "roleKey": "partner", "sealKind": "OFFICIAL", "page": 2, "x": 300.0, "y": 600.0 }),
-    );
+    let three_parties = crate::templates::three_party_layout("partner", 600.0);
     let template = published(&t, &c, "劳动合同", three_parties).await;
     let mut batch = labor_batch(
         &c,
@@ -446,14 +440,7 @@ async fn another_enterprise_sees_the_tasks_it_signs_and_nothing_else() {
         .as_array_mut()
         .unwrap()
         .push(json!({ "roleKey": "partner", "enterpriseId": partner.enterprise }));
-    let r = t
-        .gql_as(&c.admin.token, INITIATE, json!({ "i": batch }))
-        .await;
-    let task = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    fill_all(&t).await;
+    let task = initiated_and_filled(&t, &c.admin.token, batch).await;
 
     let three = vec!["三方协议".to_owned()];
     assert_eq!(

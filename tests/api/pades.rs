@@ -327,6 +327,30 @@ pub(crate) async fn pyhanko(
     tool("pyhanko", &args, dir).await
 }
 
+/// pyHanko's `command` (validate, adesverify) on `file`: it exits 0 and
+/// judges `count` signatures, those whose lines start with `signer`, intact
+/// and trusted with an intact, trusted timestamp. Its output.
+pub(crate) async fn pyhanko_accepts(
+    dir: &Path,
+    command: &str,
+    file: &str,
+    signer: &str,
+    count: usize,
+) -> String {
+    let (code, out) = pyhanko(dir, command, &[], file).await;
+    eprintln!("pyhanko {command}: {out}");
+    assert_eq!(code, 0, "pyhanko {command}: {out}");
+    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with(signer)).collect();
+    assert_eq!(judged.len(), count, "pyhanko {command}: {out}");
+    assert!(
+        judged
+            .iter()
+            .all(|l| l.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")),
+        "pyhanko {command}: {out}"
+    );
+    out
+}
+
 /// `pdfsig` on `file` in `dir`, the platform root (`root.pem`) trusted
 /// through an NSS database made there on first use.
 pub(crate) async fn pdfsig_trusting_root(dir: &Path, file: &str) -> String {
@@ -366,6 +390,16 @@ pub(crate) async fn validator_dir(addr: std::net::SocketAddr, name: &str) -> std
     dir
 }
 
+/// Writes `pdf` as `file` where the validators run, and checks that qpdf
+/// finds no syntax or stream error in it.
+pub(crate) async fn write_checked(path: &Path, file: &str, pdf: &[u8]) {
+    eprintln!("validator files in {}", path.display());
+    std::fs::write(path.join(file), pdf).unwrap();
+    let (code, out) = tool("qpdf", &["--check", file], path).await;
+    assert_eq!(code, 0, "qpdf: {out}");
+    assert!(out.contains("No syntax or stream encoding errors"), "{out}");
+}
+
 pub(crate) async fn tool(program: &str, args: &[&str], dir: &Path) -> (i32, String) {
     let output = tokio::process::Command::new(program)
         .args(args)
@@ -388,12 +422,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
     let (_, _, signed) = signed_twice(&t).await;
     let dir = validator_dir(addr, "pades").await;
     let path = dir.as_path();
-    eprintln!("validator files in {}", path.display());
-    std::fs::write(path.join("signed.pdf"), &signed).unwrap();
-
-    let (code, out) = tool("qpdf", &["--check", "signed.pdf"], path).await;
-    assert_eq!(code, 0, "qpdf: {out}");
-    assert!(out.contains("No syntax or stream encoding errors"), "{out}");
+    write_checked(path, "signed.pdf", &signed).await;
 
     let out = pdfsig_trusting_root(path, "signed.pdf").await;
     assert_eq!(
@@ -407,16 +436,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
         "pdfsig: {out}"
     );
 
-    let (code, out) = pyhanko(path, "validate", &[], "signed.pdf").await;
-    assert_eq!(code, 0, "pyhanko: {out}");
-    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("employe")).collect();
-    assert_eq!(judged.len(), 2, "pyhanko: {out}");
-    for line in judged {
-        assert!(
-            line.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,"),
-            "pyhanko: {out}"
-        );
-    }
+    let out = pyhanko_accepts(path, "validate", "signed.pdf", "employe", 2).await;
     assert!(out.contains("ACCEPTABLE_MODIFICATIONS"), "pyhanko: {out}");
 
     // The stamps show where they were placed (rendered by poppler).
@@ -453,9 +473,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
             .await
             .unwrap();
     assert!(completed.starts_with(&signed));
-    std::fs::write(path.join("completed.pdf"), &completed).unwrap();
-    let (code, out) = tool("qpdf", &["--check", "completed.pdf"], path).await;
-    assert_eq!(code, 0, "qpdf: {out}");
+    write_checked(path, "completed.pdf", &completed).await;
     let (code, out) = pyhanko(path, "validate", &[], "completed.pdf").await;
     assert_eq!(code, 0, "pyhanko validate: {out}");
 
@@ -463,16 +481,7 @@ async fn independent_validators_accept_the_signatures_and_refuse_tampering() {
     // completed contract validates, the merely signed one does not.
     t.app.shutdown.cancel();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (code, out) = pyhanko(path, "adesverify", &[], "completed.pdf").await;
-    assert_eq!(code, 0, "pyhanko adesverify: {out}");
-    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("employe")).collect();
-    assert_eq!(judged.len(), 2, "pyhanko adesverify: {out}");
-    assert!(
-        judged
-            .iter()
-            .all(|l| l.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")),
-        "pyhanko adesverify: {out}"
-    );
+    pyhanko_accepts(path, "adesverify", "completed.pdf", "employe", 2).await;
     let (code, out) = pyhanko(path, "adesverify", &[], "signed.pdf").await;
     assert_ne!(code, 0, "without the DSS the CRLs are out of reach: {out}");
 

@@ -89,9 +89,12 @@ pub async fn initiate(
         "personSigner": { "roleKey": "employee", "step": person_step, "canRefuse": true },
         "rows": [{ "person": { "name": "张三", "phone": employee_phone }, "values": labor_values("张三") }],
     });
-    let r = t
-        .gql_as(&c.admin.token, INITIATE, json!({ "i": input }))
-        .await;
+    initiated_and_filled(t, &c.admin.token, input).await
+}
+
+/// Initiates `input` as `token` and fills its documents; the first task.
+pub async fn initiated_and_filled(t: &TestApp, token: &str, input: Value) -> String {
+    let r = t.gql_as(token, INITIATE, json!({ "i": input })).await;
     let id = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
         .as_str()
         .unwrap()
@@ -582,14 +585,7 @@ async fn a_signer_may_sign_its_documents_one_at_a_time() {
         "personSigner": { "roleKey": "employee", "step": 1 },
         "rows": [{ "person": { "name": "张三", "phone": "13500020301" }, "values": labor_values("张三") }],
     });
-    let r = t
-        .gql_as(&c.admin.token, INITIATE, json!({ "i": input }))
-        .await;
-    let id = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    fill_all(&t).await;
+    let id = initiated_and_filled(&t, &c.admin.token, input).await;
     let view = task(&t, &c.admin, &id).await;
     let doc = |i: usize| view["documents"][i]["id"].as_str().unwrap().to_owned();
 
@@ -687,7 +683,7 @@ async fn a_crash_between_signing_and_applying_leaves_one_signature_after_recover
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs qpdf, pdfsig, pdftotext (poppler-utils, libnss3-tools) and pyHanko: run by .ci/run"]
 async fn a_contract_signed_through_the_api_passes_the_independent_validators() {
-    use crate::pades::{pdfsig_trusting_root, pyhanko, tool, validator_dir};
+    use crate::pades::{pdfsig_trusting_root, pyhanko_accepts, tool, validator_dir, write_checked};
     let (t, addr) = TestApp::serving().await;
     let s = scene(&t, "13800020701", "13500020701").await;
     let r = employee_signs(&t, &s.employee, &s.task, "13500020701").await;
@@ -699,12 +695,7 @@ async fn a_contract_signed_through_the_api_passes_the_independent_validators() {
     let completed = documents(&t, &s.task).await.remove(0);
     let dir = validator_dir(addr, "signing").await;
     let path = dir.as_path();
-    eprintln!("validator files in {}", path.display());
-    std::fs::write(path.join("contract.pdf"), &completed).unwrap();
-
-    let (code, out) = tool("qpdf", &["--check", "contract.pdf"], path).await;
-    assert_eq!(code, 0, "qpdf: {out}");
-    assert!(out.contains("No syntax or stream encoding errors"), "{out}");
+    write_checked(path, "contract.pdf", &completed).await;
 
     // The value the employee completed is text in the contract.
     let (code, out) = tool("pdftotext", &["contract.pdf", "-"], path).await;
@@ -725,30 +716,10 @@ async fn a_contract_signed_through_the_api_passes_the_independent_validators() {
     assert!(!out.contains("Signature is Invalid"), "pdfsig: {out}");
     assert!(!out.contains("not signed"), "pdfsig: {out}");
 
-    let (code, out) = pyhanko(path, "validate", &[], "contract.pdf").await;
-    eprintln!("pyhanko validate: {out}");
-    assert_eq!(code, 0, "pyhanko: {out}");
-    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("Signer")).collect();
-    assert_eq!(judged.len(), 2, "pyhanko: {out}");
-    for line in &judged {
-        assert!(
-            line.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,"),
-            "pyhanko: {out}"
-        );
-    }
+    pyhanko_accepts(path, "validate", "contract.pdf", "Signer", 2).await;
 
     // With the server gone, the LTV data in the contract suffices.
     t.app.shutdown.cancel();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (code, out) = pyhanko(path, "adesverify", &[], "contract.pdf").await;
-    eprintln!("pyhanko adesverify: {out}");
-    assert_eq!(code, 0, "pyhanko adesverify: {out}");
-    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("Signer")).collect();
-    assert_eq!(judged.len(), 2, "pyhanko adesverify: {out}");
-    assert!(
-        judged
-            .iter()
-            .all(|l| l.contains(":INTACT:TRUSTED,TIMESTAMP_TOKEN<INTACT:TRUSTED>,")),
-        "pyhanko adesverify: {out}"
-    );
+    pyhanko_accepts(path, "adesverify", "contract.pdf", "Signer", 2).await;
 }

@@ -4,13 +4,14 @@
 use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::helpers::contracts::{enterprise_seal, fill_all, grant_quota, labor_values, published};
+use crate::helpers::contracts::{enterprise_seal, grant_quota, labor_values, published};
 use crate::helpers::flows::certified;
 use crate::helpers::test_app::error_code;
 use crate::signing::{
-    INITIATE, SEND_CODE, add_signature, documents, employee_signs, enterprise_signs, ok, signatures,
+    SEND_CODE, add_signature, documents, employee_signs, enterprise_signs, initiated_and_filled,
+    ok, signatures,
 };
-use crate::templates::{business_type, complete_layout, other_enterprise};
+use crate::templates::{business_type, other_enterprise, three_party_layout};
 
 fn statuses(task: &serde_json::Value) -> Vec<String> {
     task["signers"]
@@ -42,14 +43,7 @@ async fn a_person_an_agency_and_the_employer_sign_in_turn() {
     let employee = t.verified_person("13500020901", "410105199003074545").await;
     add_signature(&t, &employee).await;
 
-    let mut layout = complete_layout();
-    layout["roles"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "key": "agency", "name": "丙方", "kind": "ENTERPRISE" }));
-    layout["sealSlots"].as_array_mut().unwrap().push(
-        json!({ "roleKey": "agency", "sealKind": "OFFICIAL", "page": 2, "x": 300.0, "y": 400.0 }),
-    );
+    let layout = three_party_layout("agency", 400.0);
     let template = published(&t, &employer, "劳动合同", layout).await;
     let bt = business_type(&t, &employer.admin, &employer.enterprise, "劳动合同").await;
     let official = enterprise_seal(&t, &employer, "OFFICIAL").await;
@@ -63,14 +57,7 @@ async fn a_person_an_agency_and_the_employer_sign_in_turn() {
         "personSigner": { "roleKey": "employee", "step": 1 },
         "rows": [{ "person": { "name": "张三", "phone": "13500020901" }, "values": labor_values("张三") }],
     });
-    let r = t
-        .gql_as(&employer.admin.token, INITIATE, json!({ "i": input }))
-        .await;
-    let task = ok(&r, "initiateSigningBatch")["tasks"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    fill_all(&t).await;
+    let task = initiated_and_filled(&t, &employer.admin.token, input).await;
 
     let r = t
         .gql_as(&agency.admin.token, SEND_CODE, json!({ "t": task }))

@@ -9,33 +9,14 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::helpers::contracts::enterprise_seal;
 use crate::helpers::flows::member;
-use crate::helpers::test_app::{Person, error_code};
-use crate::helpers::ws::{Socket, connect, init, next, send};
+use crate::helpers::test_app::error_code;
+use crate::helpers::ws::{Socket, next, subscribed};
 use crate::signing::{employee_signs, enterprise_signs, ok, scene, sign};
 use crate::templates::business_type;
 
 const PROGRESS: &str = "subscription($t: ID!) { taskProgress(taskId: $t) { kind signer { role { key } status } task { status } at } }";
 const INBOX: &str =
     "subscription($e: ID) { inbox(enterpriseId: $e) { box entered task { id status } } }";
-
-async fn subscribed(
-    addr: std::net::SocketAddr,
-    person: &Person,
-    query: &str,
-    variables: Value,
-) -> Socket {
-    let mut socket = connect(addr, "graphql-transport-ws").await;
-    assert_eq!(
-        init(&mut socket, Some(&person.token)).await["type"],
-        "connection_ack"
-    );
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
-    )
-    .await;
-    socket
-}
 
 /// The next `count` payloads of the subscription.
 async fn received(socket: &mut Socket, field: &str, count: usize) -> Vec<Value> {
@@ -109,17 +90,24 @@ async fn progress_and_inbox_events_arrive_in_order_on_another_node() {
     let second = t.second_instance().await;
     let addr = second.serve().await;
     let stranger = t.verified_person("13800020503", "410105199003071256").await;
-    let mut refused = subscribed(addr, &stranger, PROGRESS, json!({ "t": s.task })).await;
+    let mut refused = subscribed(addr, &stranger.token, PROGRESS, json!({ "t": s.task })).await;
     let answer = next(&mut refused).await;
     assert_eq!(
         answer["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
         "{answer}"
     );
 
-    let mut progress_socket = subscribed(addr, &s.employee, PROGRESS, json!({ "t": s.task })).await;
-    let mut personal = subscribed(addr, &s.employee, INBOX, json!({ "e": null })).await;
-    let mut admin = subscribed(addr, &s.c.admin, INBOX, json!({ "e": s.c.enterprise })).await;
-    let mut member_inbox = subscribed(addr, &hr, INBOX, json!({ "e": s.c.enterprise })).await;
+    let mut progress_socket =
+        subscribed(addr, &s.employee.token, PROGRESS, json!({ "t": s.task })).await;
+    let mut personal = subscribed(addr, &s.employee.token, INBOX, json!({ "e": null })).await;
+    let mut admin = subscribed(
+        addr,
+        &s.c.admin.token,
+        INBOX,
+        json!({ "e": s.c.enterprise }),
+    )
+    .await;
+    let mut member_inbox = subscribed(addr, &hr.token, INBOX, json!({ "e": s.c.enterprise })).await;
     tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
 
     let r = employee_signs(&t, &s.employee, &s.task, "13500020501").await;
@@ -199,8 +187,9 @@ async fn voiding_a_task_moves_it_to_everyones_voided_box() {
     let t = TestApp::spawn().await;
     let s = scene(&t, "13800020601", "13500020601").await;
     let addr = t.serve().await;
-    let mut progress_socket = subscribed(addr, &s.c.admin, PROGRESS, json!({ "t": s.task })).await;
-    let mut personal = subscribed(addr, &s.employee, INBOX, json!({ "e": null })).await;
+    let mut progress_socket =
+        subscribed(addr, &s.c.admin.token, PROGRESS, json!({ "t": s.task })).await;
+    let mut personal = subscribed(addr, &s.employee.token, INBOX, json!({ "e": null })).await;
     tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
     let r = t
         .gql_as(
@@ -240,8 +229,8 @@ async fn initiation_puts_tasks_in_the_initiators_and_the_cc_inboxes() {
     let bt = business_type(&t, &c.admin, &c.enterprise, "劳动合同").await;
     let template = published_labor_template(&t, &c).await;
     let addr = t.serve().await;
-    let mut initiated = subscribed(addr, &c.admin, INBOX, json!({ "e": c.enterprise })).await;
-    let mut cc = subscribed(addr, &watcher, INBOX, json!({ "e": null })).await;
+    let mut initiated = subscribed(addr, &c.admin.token, INBOX, json!({ "e": c.enterprise })).await;
+    let mut cc = subscribed(addr, &watcher.token, INBOX, json!({ "e": null })).await;
     tokio::time::sleep(crate::helpers::ws::SUBSCRIPTION_SETTLE).await;
     let input = json!({
         "enterpriseId": c.enterprise, "title": "抄送任务", "businessTypeId": bt,

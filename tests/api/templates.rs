@@ -84,6 +84,21 @@ fn placement(key: &str, page: i64, y: f64) -> Value {
 }
 
 /// Every field 劳动合同 requires, employee_name twice, and a seal slot per role.
+/// `complete_layout` with a third party: the ENTERPRISE role `key` (丙方)
+/// and its OFFICIAL seal slot on page 2 at (300, `y`).
+pub(crate) fn three_party_layout(key: &str, y: f64) -> Value {
+    let mut layout = complete_layout();
+    layout["roles"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "key": key, "name": "丙方", "kind": "ENTERPRISE" }));
+    layout["sealSlots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "roleKey": key, "sealKind": "OFFICIAL", "page": 2, "x": 300.0, "y": y }));
+    layout
+}
+
 pub(crate) fn complete_layout() -> Value {
     let required = [
         "employer_name",

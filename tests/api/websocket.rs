@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::TestApp;
-use crate::helpers::ws::{connect, init, next, send};
+use crate::helpers::ws::{connect, init, next, send, subscribed};
 
 const ME_UPDATED: &str = "subscription { meUpdated { email } }";
 
@@ -18,17 +18,7 @@ async fn authenticated_socket_receives_its_own_account_updates() {
     let t = TestApp::spawn().await;
     let person = t.register("13800000301").await;
     let addr = t.serve().await;
-    let mut socket = connect(addr, "graphql-transport-ws").await;
-    assert_eq!(
-        init(&mut socket, Some(&person.token)).await["type"],
-        "connection_ack"
-    );
-
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { phone } }" } }),
-    )
-    .await;
+    let mut socket = subscribed(addr, &person.token, "{ me { phone } }", json!({})).await;
     let me = next(&mut socket).await;
     assert_eq!(me["payload"]["data"]["me"]["phone"], "13800000301", "{me}");
     assert_eq!(next(&mut socket).await["type"], "complete");

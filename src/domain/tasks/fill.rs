@@ -14,7 +14,7 @@ use crate::db::field_definitions::FieldDefinition;
 use crate::db::files::StoredFile;
 use crate::db::ids::{FieldId, TemplateId};
 use crate::db::tasks::{Document, Signer, Task};
-use crate::db::templates::{Layout, Template};
+use crate::db::templates::{Layout, Template, TemplateField};
 use crate::domain::tasks::events::{self, Happened, Snapshot};
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::signing::apply::invite;
@@ -200,35 +200,46 @@ pub(crate) fn box_texts(
         let Some(value) = values.get(&definition.key) else {
             continue;
         };
-        let text = display(
-            definition.field_type,
-            properties.date_format.as_deref(),
-            value,
-        );
-        for field_box in layout
-            .boxes
-            .iter()
-            .filter(|b| b.template_field_id == properties.id)
-        {
+        texts.extend(field_texts(
+            template, layout, properties, definition, value,
+        )?);
+    }
+    Ok(texts)
+}
+
+/// The value of one field (stored form) shown in each of its boxes, in PDF
+/// coordinates.
+pub(crate) fn field_texts(
+    template: &Template,
+    layout: &Layout,
+    field: &TemplateField,
+    definition: &FieldDefinition,
+    value: &str,
+) -> AppResult<Vec<OwnedFieldText>> {
+    let text = display(definition.field_type, field.date_format.as_deref(), value);
+    layout
+        .boxes
+        .iter()
+        .filter(|b| b.template_field_id == field.id)
+        .map(|field_box| {
             let page = usize::try_from(field_box.page - 1).map_err(AppError::internal)?;
             let height = template
                 .page_heights
                 .get(page)
                 .copied()
                 .ok_or_else(|| AppError::internal(anyhow::anyhow!("a box off the pages")))?;
-            texts.push(OwnedFieldText {
+            Ok(OwnedFieldText {
                 key: definition.key.clone(),
                 page,
                 x: field_box.x,
                 y: height - field_box.y - field_box.height,
                 width: field_box.width,
                 height: field_box.height,
-                font_size: properties.font_size,
+                font_size: field.font_size,
                 text: text.clone(),
-            });
-        }
-    }
-    Ok(texts)
+            })
+        })
+        .collect()
 }
 
 /// The task's documents are filled: its first signers become PENDING and

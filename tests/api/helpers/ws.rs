@@ -63,3 +63,19 @@ pub async fn init(socket: &mut Socket, token: Option<&str>) -> Value {
     .await;
     next(socket).await
 }
+
+/// A socket initialised with `token` and one operation started on it (id
+/// "1").
+pub async fn subscribed(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Socket {
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    assert_eq!(
+        init(&mut socket, Some(token)).await["type"],
+        "connection_ack"
+    );
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
+    )
+    .await;
+    socket
+}

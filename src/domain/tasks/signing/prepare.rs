@@ -21,18 +21,19 @@ use crate::db::signing::{Attempt, Evidence};
 use crate::db::tasks::{Document, Signer, Task};
 use crate::db::templates::{Role, Template, TemplateField};
 use crate::db::users::User;
+use crate::domain::tasks::fill::field_texts;
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::signing::{
     CrossPagePlan, DocumentPlan, PLAN_CONTEXT, PlacementInput, SignInput, SigningPlan, StampImage,
     StampPlan,
 };
-use crate::domain::tasks::values::{Cell, display, normalize};
+use crate::domain::tasks::values::{Cell, normalize};
 use crate::domain::tasks::{intent, parties};
 use crate::domain::templates::frozen::{Frozen as Loaded, frozen};
 use crate::domain::templates::{slot_size, stamps};
 use crate::domain::{RequestMeta, Services, Viewer, certificates, seals};
 use crate::error::{AppError, AppResult};
-use crate::pdf::fill::{OwnedFieldText, check_fits};
+use crate::pdf::fill::check_fits;
 use crate::pdf::font::Fonts;
 
 /// Placements one call may make.
@@ -674,33 +675,9 @@ async fn completed_values(
                 }
                 continue;
             };
-            let text = display(definition.field_type, field.date_format.as_deref(), value);
-            for field_box in loaded
-                .layout
-                .boxes
-                .iter()
-                .filter(|b| b.template_field_id == field.id)
-            {
-                let page = usize::try_from(field_box.page - 1).map_err(AppError::internal)?;
-                let height = loaded
-                    .template
-                    .page_heights
-                    .get(page)
-                    .copied()
-                    .ok_or_else(|| AppError::internal(anyhow::anyhow!("a box off the pages")))?;
-                let text_plan = OwnedFieldText {
-                    key: definition.key.clone(),
-                    page,
-                    x: field_box.x,
-                    y: height - field_box.y - field_box.height,
-                    width: field_box.width,
-                    height: field_box.height,
-                    font_size: field.font_size,
-                    text: text.clone(),
-                };
-                check_fits(&fonts, &text_plan.borrowed())
-                    .map_err(|e| AppError::bad_input(&path, e))?;
-                plan.texts.push(text_plan);
+            for text in field_texts(&loaded.template, &loaded.layout, field, definition, value)? {
+                check_fits(&fonts, &text.borrowed()).map_err(|e| AppError::bad_input(&path, e))?;
+                plan.texts.push(text);
             }
         }
     }
