@@ -2,6 +2,7 @@
 //! ids and enums, and the connection pool. No business rules live here.
 
 pub mod audit_logs;
+pub mod cached;
 pub mod certificate_orders;
 pub mod certificates;
 pub mod contacts;

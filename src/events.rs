@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::DbPool;
+use crate::db::cached::CachedExt;
 use chrono::{DateTime, Utc};
 
 use crate::db::enums::OrderStatus;
@@ -184,6 +185,7 @@ impl EventBus {
                 diesel::sql_query("SELECT pg_notify($1, $2)")
                     .bind::<Text, _>(CHANNEL)
                     .bind::<Text, _>(payload)
+                    .cached()
                     .execute(conn)
                     .await
                     .map(drop)
@@ -213,6 +215,7 @@ impl EventBus {
         diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS e(payload)")
             .bind::<Text, _>(CHANNEL)
             .bind::<diesel::sql_types::Array<Text>, _>(payloads)
+            .cached()
             .execute(conn)
             .await
             .map(drop)

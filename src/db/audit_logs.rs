@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::cached::CachedExt;
 use crate::db::ids::UserId;
 use crate::db::schema::audit_logs;
 
@@ -59,6 +60,7 @@ impl AuditLog {
     pub async fn insert(conn: &mut AsyncPgConnection, new: &NewAuditLog<'_>) -> QueryResult<()> {
         diesel::insert_into(audit_logs::table)
             .values(new)
+            .cached()
             .execute(conn)
             .await
             .map(drop)

@@ -6,6 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached::CachedExt;
+
 use crate::db::enums::OutboxStatus;
 use crate::db::ids::OutboxId;
 use crate::db::schema::{email_outbox, sms_outbox};
@@ -110,6 +112,7 @@ impl Outbox {
         .bind::<Text, _>(status)
         .bind::<Nullable<Text>, _>(error)
         .bind::<Nullable<Timestamptz>, _>(next)
+        .cached()
         .execute(conn)
         .await
         .map(drop)

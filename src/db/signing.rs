@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached::CachedExt;
+
 use crate::db::enums::AttemptStatus;
 use crate::db::ids::{
     AttemptId, CertificateId, DocumentId, EnterpriseId, EvidenceId, SignerId, TaskId, UserId,
@@ -35,6 +37,7 @@ impl Attempt {
     pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
         diesel::insert_into(signing_attempts::table)
             .values(self)
+            .cached()
             .execute(conn)
             .await
             .map(drop)
@@ -102,6 +105,7 @@ impl Attempt {
             signing_attempts::updated_at.eq(at),
         ))
         .returning(Attempt::as_returning())
+        .cached()
         .get_result(conn)
         .await
         .optional()
@@ -120,6 +124,7 @@ impl Attempt {
                 signing_attempts::error.eq(error),
                 signing_attempts::updated_at.eq(at),
             ))
+            .cached()
             .execute(conn)
             .await
             .map(drop)
@@ -146,8 +151,10 @@ pub struct Evidence {
 
 impl Evidence {
     pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[Evidence]) -> QueryResult<()> {
+        // One shape per number of documents signed at once.
         diesel::insert_into(signature_evidence::table)
             .values(rows)
+            .cached()
             .execute(conn)
             .await
             .map(drop)
@@ -157,6 +164,15 @@ impl Evidence {
         conn: &mut AsyncPgConnection,
         tasks: &[TaskId],
     ) -> QueryResult<Vec<Evidence>> {
+        if let [task] = tasks {
+            // See `Signer::of_tasks`.
+            return signature_evidence::table
+                .filter(signature_evidence::task_id.eq(*task))
+                .order(signature_evidence::signed_at.asc())
+                .select(Evidence::as_select())
+                .load(conn)
+                .await;
+        }
         signature_evidence::table
             .filter(signature_evidence::task_id.eq_any(tasks))
             .order(signature_evidence::signed_at.asc())

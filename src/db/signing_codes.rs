@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached::CachedExt;
+
 use crate::db::ids::{TaskId, UserId};
 use crate::db::schema::signing_codes;
 
@@ -39,6 +41,7 @@ impl SigningCode {
                 signing_codes::consumed_at.eq(None::<DateTime<Utc>>),
                 signing_codes::created_at.eq(now),
             ))
+            .cached()
             .execute(conn)
             .await
             .map(|_| ())
@@ -73,19 +76,22 @@ impl SigningCode {
         .bind::<diesel::sql_types::Bytea, _>(code_hash)
         .bind::<diesel::sql_types::Timestamptz, _>(now)
         .bind::<diesel::sql_types::Integer, _>(max_attempts)
+        .cached()
         .get_result(conn)
         .await
         .optional()?;
         Ok(tried.map(|t| t.right))
     }
 
-    /// Uses the code with this hash up; false when it was used already or
-    /// replaced by a newer one.
+    /// Uses the live code with this hash up, if it has tries left; false
+    /// when there is none (used already, replaced, expired, tried out, or
+    /// another code).
     pub async fn consume(
         conn: &mut AsyncPgConnection,
         task: TaskId,
         user: UserId,
         code_hash: &[u8],
+        max_attempts: i32,
         now: DateTime<Utc>,
     ) -> QueryResult<bool> {
         let used = diesel::update(
@@ -94,9 +100,11 @@ impl SigningCode {
                 .filter(signing_codes::user_id.eq(user))
                 .filter(signing_codes::code_hash.eq(code_hash))
                 .filter(signing_codes::consumed_at.is_null())
-                .filter(signing_codes::expires_at.gt(now)),
+                .filter(signing_codes::expires_at.gt(now))
+                .filter(signing_codes::attempts.lt(max_attempts)),
         )
         .set(signing_codes::consumed_at.eq(Some(now)))
+        .cached()
         .execute(conn)
         .await?;
         Ok(used == 1)

@@ -3,11 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached::CachedExt;
 use crate::db::enums::SmsPurpose;
 use crate::db::ids::SmsCodeId;
-use crate::db::schema::{sms_code_sends, sms_codes};
+use crate::db::schema::sms_codes;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sms_codes, check_for_backend(diesel::pg::Pg))]
@@ -107,51 +109,49 @@ impl SmsCode {
 
 pub struct SmsCodeSend;
 
+/// Codes sent before the one being recorded.
+#[derive(Debug, QueryableByName)]
+pub struct SendsBefore {
+    #[diesel(sql_type = BigInt)]
+    pub to_phone: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub newest_to_phone: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub oldest_to_phone: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    pub from_ip: i64,
+}
+
 impl SmsCodeSend {
-    /// Records a send at `at` (the service clock the limits read, not the
-    /// database's).
-    pub async fn record(
+    /// Records a send at `at` and tells what was sent before it: to the
+    /// phone since `phone_since`, from the client's network since
+    /// `ip_since`. One statement; the caller's transaction undoes the
+    /// record if it refuses the send.
+    pub async fn record_and_count(
         conn: &mut AsyncPgConnection,
         phone: &str,
         client_ip: &str,
         at: DateTime<Utc>,
-    ) -> QueryResult<()> {
-        diesel::insert_into(sms_code_sends::table)
-            .values((
-                sms_code_sends::phone.eq(phone),
-                sms_code_sends::client_ip.eq(client_ip),
-                sms_code_sends::sent_at.eq(at),
-            ))
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
-    /// Send times to this phone since `since`, newest first.
-    pub async fn to_phone_since(
-        conn: &mut AsyncPgConnection,
-        phone: &str,
-        since: DateTime<Utc>,
-    ) -> QueryResult<Vec<DateTime<Utc>>> {
-        sms_code_sends::table
-            .filter(sms_code_sends::phone.eq(phone))
-            .filter(sms_code_sends::sent_at.gt(since))
-            .order(sms_code_sends::sent_at.desc())
-            .select(sms_code_sends::sent_at)
-            .load(conn)
-            .await
-    }
-
-    pub async fn count_from_ip_since(
-        conn: &mut AsyncPgConnection,
-        client_ip: &str,
-        since: DateTime<Utc>,
-    ) -> QueryResult<i64> {
-        sms_code_sends::table
-            .filter(sms_code_sends::client_ip.eq(client_ip))
-            .filter(sms_code_sends::sent_at.gt(since))
-            .count()
-            .get_result(conn)
-            .await
+        phone_since: DateTime<Utc>,
+        ip_since: DateTime<Utc>,
+    ) -> QueryResult<SendsBefore> {
+        // The statement's snapshot does not see its own insert.
+        diesel::sql_query(
+            "WITH recorded AS (\
+               INSERT INTO sms_code_sends (phone, client_ip, sent_at) VALUES ($1, $2, $3)) \
+             SELECT count(*) AS to_phone, max(sent_at) AS newest_to_phone, \
+               min(sent_at) AS oldest_to_phone, \
+               (SELECT count(*) FROM sms_code_sends \
+                 WHERE client_ip = $2 AND sent_at > $5) AS from_ip \
+             FROM sms_code_sends WHERE phone = $1 AND sent_at > $4",
+        )
+        .bind::<Text, _>(phone)
+        .bind::<Text, _>(client_ip)
+        .bind::<Timestamptz, _>(at)
+        .bind::<Timestamptz, _>(phone_since)
+        .bind::<Timestamptz, _>(ip_since)
+        .cached()
+        .get_result(conn)
+        .await
     }
 }

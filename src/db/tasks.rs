@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached::CachedExt;
+
 use crate::db::enums::{
     DocumentStatus, PartyKind, SignOrder, SignerStatus, TaskStatus, VoidReason,
 };
@@ -303,6 +305,7 @@ impl Task {
     ) -> QueryResult<()> {
         diesel::update(signing_tasks::table.find(id))
             .set(signing_tasks::all_signed_at.eq(Some(at)))
+            .cached()
             .execute(conn)
             .await
             .map(drop)
@@ -319,6 +322,7 @@ impl Task {
                 signing_tasks::status.eq(TaskStatus::Completed),
                 signing_tasks::completed_at.eq(Some(at)),
             ))
+            .cached()
             .execute(conn)
             .await?;
         Document::set_status_of_task(conn, id, DocumentStatus::Completed, at).await
@@ -349,6 +353,7 @@ impl Task {
     ) -> QueryResult<()> {
         diesel::update(signing_tasks::table.find(id))
             .set(signing_tasks::values_enc.eq(values_enc))
+            .cached()
             .execute(conn)
             .await
             .map(drop)
@@ -357,6 +362,15 @@ impl Task {
     /// The tasks `ids`, locked until the transaction ends, in id order (so
     /// that concurrent callers lock them in the same order).
     pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[TaskId]) -> QueryResult<Vec<Task>> {
+        if let [id] = ids {
+            // See `Signer::of_tasks`.
+            return signing_tasks::table
+                .find(*id)
+                .select(Task::as_select())
+                .for_update()
+                .load(conn)
+                .await;
+        }
         signing_tasks::table
             .filter(signing_tasks::id.eq_any(ids))
             .order(signing_tasks::id.asc())
@@ -381,6 +395,7 @@ impl Task {
                 signing_tasks::void_note.eq(note),
                 signing_tasks::completed_at.eq(Some(at)),
             ))
+            .cached()
             .execute(conn)
             .await?;
         Document::set_status_of_task(conn, id, DocumentStatus::Voided, at).await
@@ -496,6 +511,7 @@ impl Task {
     ) -> QueryResult<()> {
         diesel::update(signing_tasks::table.find(id))
             .set(signing_tasks::ready_at.eq(at))
+            .cached()
             .execute(conn)
             .await
             .map(|_| ())
@@ -513,6 +529,7 @@ impl Task {
                 signing_tasks::fill_attempts.eq(signing_tasks::fill_attempts + 1),
                 signing_tasks::fill_error.eq(give_up.then(|| error.to_owned())),
             ))
+            .cached()
             .execute(conn)
             .await
             .map(|_| ())
@@ -520,6 +537,35 @@ impl Task {
 }
 
 impl Signer {
+    /// Whether the task is in progress with `signer`'s turn open, the task
+    /// locked until the transaction ends; one statement.
+    pub async fn turn_locked(
+        conn: &mut AsyncPgConnection,
+        task: TaskId,
+        signer: SignerId,
+    ) -> QueryResult<bool> {
+        use diesel::sql_types::{Text, Uuid};
+        #[derive(QueryableByName)]
+        struct Open {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            open: bool,
+        }
+        let found: Option<Open> = diesel::sql_query(
+            "SELECT t.status = $3 AND s.status = $4 AS open \
+             FROM signing_tasks t JOIN task_signers s ON s.task_id = t.id \
+             WHERE t.id = $1 AND s.id = $2 FOR UPDATE OF t",
+        )
+        .bind::<Uuid, _>(task)
+        .bind::<Uuid, _>(signer)
+        .bind::<Text, _>(TaskStatus::InProgress)
+        .bind::<Text, _>(SignerStatus::Pending)
+        .cached()
+        .get_result(conn)
+        .await
+        .optional()?;
+        Ok(found.is_some_and(|f| f.open))
+    }
+
     /// Links a person named by phone to the account that acted for it.
     pub async fn link_user(
         conn: &mut AsyncPgConnection,
@@ -532,37 +578,42 @@ impl Signer {
                 .filter(task_signers::kind.eq(PartyKind::Person)),
         )
         .set(task_signers::user_id.eq(Some(user)))
+        .cached()
         .execute(conn)
         .await
         .map(drop)
     }
 
-    /// The signer has signed all its documents; `user` acted for it.
+    /// The signer has signed all its documents (`user` acted for it: a
+    /// person named by phone is linked to that account), and the turn of
+    /// the `invited` signers comes; one statement.
     pub async fn set_signed(
         conn: &mut AsyncPgConnection,
         id: SignerId,
         user: Option<UserId>,
         at: DateTime<Utc>,
+        invited: &[SignerId],
     ) -> QueryResult<()> {
-        diesel::update(task_signers::table.find(id))
-            .set((
-                task_signers::status.eq(SignerStatus::Signed),
-                task_signers::signed_at.eq(Some(at)),
-            ))
-            .execute(conn)
-            .await?;
-        if let Some(user) = user {
-            // A person named by phone is linked to the account that signed.
-            diesel::update(
-                task_signers::table
-                    .find(id)
-                    .filter(task_signers::kind.eq(PartyKind::Person)),
-            )
-            .set(task_signers::user_id.eq(Some(user)))
-            .execute(conn)
-            .await?;
-        }
-        Ok(())
+        use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid};
+        diesel::sql_query(
+            "UPDATE task_signers SET \
+               status = CASE WHEN id = $1 THEN $5 ELSE $6 END, \
+               signed_at = CASE WHEN id = $1 THEN $2 ELSE signed_at END, \
+               user_id = CASE WHEN id = $1 AND kind = $7 AND $3::uuid IS NOT NULL \
+                 THEN $3 ELSE user_id END \
+             WHERE id = $1 OR id = ANY($4)",
+        )
+        .bind::<Uuid, _>(id)
+        .bind::<Timestamptz, _>(at)
+        .bind::<Nullable<Uuid>, _>(user)
+        .bind::<Array<Uuid>, _>(invited)
+        .bind::<Text, _>(SignerStatus::Signed)
+        .bind::<Text, _>(SignerStatus::Pending)
+        .bind::<Text, _>(PartyKind::Person)
+        .cached()
+        .execute(conn)
+        .await
+        .map(drop)
     }
 
     pub async fn refuse(
@@ -577,6 +628,7 @@ impl Signer {
                 task_signers::refused_at.eq(Some(at)),
                 task_signers::refuse_reason.eq(Some(reason)),
             ))
+            .cached()
             .execute(conn)
             .await
             .map(|_| ())
@@ -589,6 +641,7 @@ impl Signer {
     ) -> QueryResult<usize> {
         diesel::update(task_signers::table.filter(task_signers::id.eq_any(ids)))
             .set(task_signers::reminded_at.eq(Some(at)))
+            .cached()
             .execute(conn)
             .await
     }
@@ -597,6 +650,16 @@ impl Signer {
         conn: &mut AsyncPgConnection,
         tasks: &[TaskId],
     ) -> QueryResult<Vec<Signer>> {
+        if let [task] = tasks {
+            // PostgreSQL plans `= ANY($1)` for every call (a generic plan
+            // never looks cheaper to it); `= $1` is planned once.
+            return task_signers::table
+                .filter(task_signers::task_id.eq(*task))
+                .order(task_signers::position)
+                .select(Signer::as_select())
+                .load(conn)
+                .await;
+        }
         task_signers::table
             .filter(task_signers::task_id.eq_any(tasks))
             .order((task_signers::task_id, task_signers::position))
@@ -612,6 +675,7 @@ impl Signer {
     ) -> QueryResult<usize> {
         diesel::update(task_signers::table.filter(task_signers::id.eq_any(ids)))
             .set(task_signers::status.eq(status))
+            .cached()
             .execute(conn)
             .await
     }
@@ -630,6 +694,7 @@ impl Document {
                 task_documents::status.eq(status),
                 task_documents::updated_at.eq(at),
             ))
+            .cached()
             .execute(conn)
             .await
             .map(drop)
@@ -665,12 +730,52 @@ impl Document {
         conn: &mut AsyncPgConnection,
         tasks: &[TaskId],
     ) -> QueryResult<Vec<Document>> {
+        if let [task] = tasks {
+            // See `Signer::of_tasks`.
+            return task_documents::table
+                .filter(task_documents::task_id.eq(*task))
+                .order(task_documents::position)
+                .select(Document::as_select())
+                .load(conn)
+                .await;
+        }
         task_documents::table
             .filter(task_documents::task_id.eq_any(tasks))
             .order((task_documents::task_id, task_documents::position))
             .select(Document::as_select())
             .load(conn)
             .await
+    }
+
+    /// Records the stored file `sha256` and makes it the document's
+    /// current version, in one statement.
+    pub async fn set_new_file(
+        conn: &mut AsyncPgConnection,
+        id: DocumentId,
+        file: &NewVersion<'_>,
+        at: DateTime<Utc>,
+    ) -> QueryResult<FileId> {
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid};
+        let file_id = FileId::new();
+        diesel::sql_query(
+            "WITH f AS (INSERT INTO files (id, sha256, name, content_type, size, created_by) \
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id) \
+             UPDATE task_documents SET file_id = f.id, page_count = $7, updated_at = $8 \
+             FROM f WHERE task_documents.id = $9",
+        )
+        .bind::<Uuid, _>(file_id)
+        .bind::<Text, _>(file.sha256)
+        .bind::<Text, _>(file.name)
+        .bind::<Text, _>(file.content_type)
+        .bind::<BigInt, _>(file.size)
+        .bind::<Nullable<Uuid>, _>(file.created_by)
+        .bind::<Integer, _>(file.page_count)
+        .bind::<Timestamptz, _>(at)
+        .bind::<Uuid, _>(id)
+        .cached()
+        .execute(conn)
+        .await?;
+        Ok(file_id)
     }
 
     pub async fn set_file(
@@ -686,10 +791,21 @@ impl Document {
                 task_documents::page_count.eq(page_count),
                 task_documents::updated_at.eq(at),
             ))
+            .cached()
             .execute(conn)
             .await
             .map(|_| ())
     }
+}
+
+/// A new version of a document, stored by hash.
+pub struct NewVersion<'a> {
+    pub sha256: &'a str,
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub created_by: Option<UserId>,
+    pub page_count: i32,
 }
 
 /// CC'd users of tasks.

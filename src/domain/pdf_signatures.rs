@@ -195,6 +195,17 @@ pub async fn sign(
     placement: Placement,
 ) -> AppResult<Vec<u8>> {
     let certificate = Certificate::find(conn, certificate).await?;
+    sign_as(conn, svc, pdf, &certificate, placement).await
+}
+
+/// [`sign`] with the certificate's row read already.
+pub async fn sign_as(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    pdf: Vec<u8>,
+    certificate: &Certificate,
+    placement: Placement,
+) -> AppResult<Vec<u8>> {
     if certificate.revoked_at.is_some() || certificate.not_after <= svc.clock.now() {
         return Err(AppError::Conflict(
             "the signer's certificate is revoked or expired".into(),

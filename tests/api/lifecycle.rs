@@ -371,7 +371,7 @@ async fn an_intent_code_goes_to_the_signer_whose_turn_it_is_and_works_once() {
     );
 }
 
-/// Checks a code and uses it up, as signing does.
+/// Uses a code up, as signing does (a refusal counts a wrong try).
 async fn consume(
     conn: &mut yuyunqian::db::AsyncPgConnection,
     services: &yuyunqian::domain::Services<'_>,
@@ -380,6 +380,10 @@ async fn consume(
     code: &str,
 ) -> Result<(), yuyunqian::error::AppError> {
     use yuyunqian::domain::tasks::intent;
-    let mac = intent::check(conn, services, viewer, task, code).await?;
-    intent::use_up(conn, services, viewer, task, &mac).await
+    let mac = intent::code_mac(services, task, viewer, code)?;
+    if intent::use_up(conn, services, viewer, task, &mac).await? {
+        Ok(())
+    } else {
+        Err(intent::count_try(conn, services, viewer, task, &mac).await)
+    }
 }

@@ -517,6 +517,27 @@ fn wrong_code(code: &str) -> &'static str {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn five_wrong_codes_use_the_code_up() {
+    let t = TestApp::spawn().await;
+    let s = scene(&t, "13800020091", "13500020091").await;
+    let code = code_for(&t, &s.employee, &s.task).await;
+    let input = |code: &str| json!({ "taskId": s.task, "smsCode": code, "fieldValues": { "employee_phone": "13500020091" } });
+    for _ in 0..5 {
+        let r = sign(&t, &s.employee, input(wrong_code(&code))).await;
+        assert_eq!(error_field(&r), "smsCode", "{r}");
+    }
+    // The right code, now tried out, signs nothing.
+    let r = sign(&t, &s.employee, input(&code)).await;
+    assert_eq!(error_field(&r), "smsCode", "{r}");
+    assert_eq!(evidence_count(&t, &s.task).await, 0);
+    // A new code signs.
+    let code = code_for(&t, &s.employee, &s.task).await;
+    let r = sign(&t, &s.employee, input(&code)).await;
+    ok(&r, "signTask");
+    assert_eq!(evidence_count(&t, &s.task).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn signers_sharing_a_step_sign_at_once_and_both_signatures_hold() {
     let t = TestApp::spawn().await;
     let Scene {

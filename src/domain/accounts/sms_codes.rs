@@ -5,7 +5,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::enums::SmsPurpose;
 use crate::db::ids::SmsCodeId;
-use crate::db::locks::lock_key;
+use crate::db::locks::lock_keys;
 use crate::db::outbox::SmsMessage;
 use crate::db::sms_codes::{SmsCode, SmsCodeSend};
 use crate::db::users::User;
@@ -132,33 +132,37 @@ pub async fn check_send_limits(
     let now = svc.clock.now();
     let limits = &svc.config.limits;
     let resend_after = TimeDelta::seconds(i64::from(limits.sms_resend_secs));
-    lock_key(conn, "sms-phone", phone).await?;
-    lock_key(conn, "sms-ip", &meta.client_ip).await?;
-    let recent = SmsCodeSend::to_phone_since(conn, phone, now - TimeDelta::days(1)).await?;
-    if let Some(last) = recent.first()
-        && *last > now - resend_after
+    lock_keys(conn, &[("sms-phone", phone), ("sms-ip", &meta.client_ip)]).await?;
+    let before = SmsCodeSend::record_and_count(
+        conn,
+        phone,
+        &meta.client_ip,
+        now,
+        now - TimeDelta::days(1),
+        now - TimeDelta::hours(1),
+    )
+    .await?;
+    if let Some(last) = before.newest_to_phone
+        && last > now - resend_after
     {
         return Err(AppError::RateLimited {
             message: "a code was sent to this phone less than a minute ago",
-            retry_after_seconds: Some((*last + resend_after - now).num_seconds().max(1)),
+            retry_after_seconds: Some((last + resend_after - now).num_seconds().max(1)),
         });
     }
-    if recent.len() >= limits.sms_codes_per_phone_day as usize {
-        let oldest = recent.last().copied().unwrap_or(now);
+    if before.to_phone >= i64::from(limits.sms_codes_per_phone_day) {
+        let oldest = before.oldest_to_phone.unwrap_or(now);
         return Err(AppError::RateLimited {
             message: "this phone has received too many codes today",
             retry_after_seconds: Some((oldest + TimeDelta::days(1) - now).num_seconds().max(1)),
         });
     }
-    let from_ip =
-        SmsCodeSend::count_from_ip_since(conn, &meta.client_ip, now - TimeDelta::hours(1)).await?;
-    if from_ip >= i64::from(limits.sms_codes_per_ip_hour) {
+    if before.from_ip >= i64::from(limits.sms_codes_per_ip_hour) {
         return Err(AppError::RateLimited {
             message: "too many codes requested from this network, try again later",
             retry_after_seconds: Some(3600),
         });
     }
-    SmsCodeSend::record(conn, phone, &meta.client_ip, now).await?;
     Ok(resend_after)
 }
 

@@ -7,7 +7,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use crate::db::ids::TaskId;
 use crate::db::outbox::SmsMessage;
 use crate::db::signing_codes::SigningCode;
-use crate::db::users::User;
 use crate::domain::accounts::phone::mask_phone;
 use crate::domain::accounts::sms_codes::{
     CODE_TTL, CodeSent, MAX_ATTEMPTS, check_send_limits, fresh_code,
@@ -36,8 +35,8 @@ pub async fn send(
 ) -> AppResult<CodeSent> {
     let sent = conn
         .transaction(async |conn| {
-            let (task, _) = parties::pending_or_hidden(conn, viewer, id).await?;
-            let user = User::find(conn, viewer.user_id).await?;
+            let (task, turn) = parties::pending_or_hidden(conn, viewer, id).await?;
+            let user = turn.user;
             let code = fresh_code()?;
             let now = svc.clock.now();
             SigningCode::replace(
@@ -91,45 +90,49 @@ pub fn code_mac(
     code_hash(svc, task, viewer, checked_format(code)?)
 }
 
-/// Checks the viewer's live code for `task` in a statement of its own
-/// (called outside any transaction), so that a wrong try counts whatever
-/// the caller does next (a right one
-/// does not: the call may still be refused for its input); the code
-/// stays unused (`use_up` takes it with the change it authorises).
-pub async fn check(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    viewer: &Viewer,
-    task: TaskId,
-    code: &str,
-) -> AppResult<Vec<u8>> {
-    let mac = code_mac(svc, task, viewer, code)?;
-    let tried = SigningCode::try_code(
-        conn,
-        task,
-        viewer.user_id,
-        &mac,
-        MAX_ATTEMPTS,
-        svc.clock.now(),
-    )
-    .await?;
-    if tried != Some(true) {
-        return Err(wrong());
-    }
-    Ok(mac)
-}
-
-/// Uses up the checked code inside the caller's transaction; a code used
-/// or replaced meanwhile is refused.
+/// Uses the viewer's live code for `task` up inside the caller's
+/// transaction, if `mac` is its keyed hash and it has tries left; false
+/// otherwise (then roll back and call [`count_try`]). A right code costs
+/// no write of its own: it is taken with the change it authorises.
 pub async fn use_up(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     viewer: &Viewer,
     task: TaskId,
     mac: &[u8],
-) -> AppResult<()> {
-    if !SigningCode::consume(conn, task, viewer.user_id, mac, svc.clock.now()).await? {
-        return Err(wrong());
+) -> AppResult<bool> {
+    Ok(SigningCode::consume(
+        conn,
+        task,
+        viewer.user_id,
+        mac,
+        MAX_ATTEMPTS,
+        svc.clock.now(),
+    )
+    .await?)
+}
+
+/// After [`use_up`] refused `mac`, outside any transaction: a wrong code
+/// counts as a try in a statement of its own (committed whatever the
+/// caller does next); the error to answer.
+pub async fn count_try(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    viewer: &Viewer,
+    task: TaskId,
+    mac: &[u8],
+) -> AppError {
+    match SigningCode::try_code(
+        conn,
+        task,
+        viewer.user_id,
+        mac,
+        MAX_ATTEMPTS,
+        svc.clock.now(),
+    )
+    .await
+    {
+        Ok(_) => wrong(),
+        Err(e) => e.into(),
     }
-    Ok(())
 }

@@ -227,6 +227,7 @@ pub async fn refuse(
             let signers = Signer::of_tasks(conn, &[id]).await?;
             let signer = parties::pending(conn, viewer, &task)
                 .await?
+                .signers
                 .into_iter()
                 .next()
                 .ok_or_else(|| AppError::Conflict("it is not your turn on this task".into()))?;

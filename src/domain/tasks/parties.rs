@@ -9,6 +9,7 @@ use crate::db::enterprises::Memberships;
 use crate::db::enums::{
     EnterpriseStatus, MemberRole, PartyKind, RealNameStatus, SignerStatus, TaskStatus,
 };
+use crate::db::ids::EnterpriseId;
 use crate::db::tasks::{Signer, Task};
 use crate::db::users::User;
 use crate::domain::Viewer;
@@ -55,7 +56,7 @@ async fn enterprises(
     user: &User,
     task: &Task,
     signers: &[Signer],
-) -> AppResult<Vec<Signer>> {
+) -> AppResult<Vec<(Signer, MemberRole)>> {
     let mut acting = Vec::new();
     for signer in signers
         .iter()
@@ -79,10 +80,29 @@ async fn enterprises(
                     "the enterprise must be certified (again) before it signs".into(),
                 ));
             }
-            acting.push(signer.clone());
+            acting.push((signer.clone(), role));
         }
     }
     Ok(acting)
+}
+
+/// Whose turn the viewer may take on a task, and what was read to know it.
+pub struct Turn {
+    /// The pending signers the viewer acts for.
+    pub signers: Vec<Signer>,
+    /// The viewer's account.
+    pub user: User,
+    /// The viewer's role in each enterprise it acts for.
+    pub roles: Vec<(EnterpriseId, MemberRole)>,
+}
+
+impl Turn {
+    pub fn role_in(&self, enterprise: EnterpriseId) -> Option<MemberRole> {
+        self.roles
+            .iter()
+            .find(|(e, _)| *e == enterprise)
+            .map(|(_, role)| *role)
+    }
 }
 
 /// The signers of a ready, in-progress task the viewer acts for and whose
@@ -91,14 +111,20 @@ pub async fn pending(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     task: &Task,
-) -> AppResult<Vec<Signer>> {
+) -> AppResult<Turn> {
     if task.status != TaskStatus::InProgress || task.ready_at.is_none() {
         return Err(AppError::Conflict("the task cannot be signed now".into()));
     }
     let signers = Signer::of_tasks(conn, &[task.id]).await?;
     let user = User::find(conn, viewer.user_id).await?;
     let mut acting: Vec<Signer> = person(&user, task, &signers)?.into_iter().collect();
-    acting.extend(enterprises(conn, viewer, &user, task, &signers).await?);
+    let mut roles = Vec::new();
+    for (signer, role) in enterprises(conn, viewer, &user, task, &signers).await? {
+        if let Some(enterprise) = signer.enterprise_id {
+            roles.push((enterprise, role));
+        }
+        acting.push(signer);
+    }
     if acting.is_empty() {
         return Err(AppError::Forbidden(
             "only a signer of this task may sign it",
@@ -113,7 +139,11 @@ pub async fn pending(
             "it is not your turn on this task".into(),
         ));
     }
-    Ok(pending)
+    Ok(Turn {
+        signers: pending,
+        user,
+        roles,
+    })
 }
 
 /// `pending` for the task `id`; someone who does not see the task at all
@@ -122,12 +152,12 @@ pub async fn pending_or_hidden(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     id: crate::db::ids::TaskId,
-) -> AppResult<(Task, Vec<Signer>)> {
+) -> AppResult<(Task, Turn)> {
     let task = Task::find(conn, id)
         .await?
         .ok_or(AppError::NotFound("task"))?;
-    let signers = pending_or_hidden_of(conn, viewer, &task).await?;
-    Ok((task, signers))
+    let turn = pending_or_hidden_of(conn, viewer, &task).await?;
+    Ok((task, turn))
 }
 
 /// `pending_or_hidden` for a task already read.
@@ -135,9 +165,9 @@ pub async fn pending_or_hidden_of(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     task: &Task,
-) -> AppResult<Vec<Signer>> {
+) -> AppResult<Turn> {
     match pending(conn, viewer, task).await {
-        Ok(signers) => Ok(signers),
+        Ok(turn) => Ok(turn),
         Err(refused) => {
             inbox::find(conn, viewer, task.id).await?;
             Err(refused)

@@ -27,12 +27,12 @@ use std::collections::BTreeMap;
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 
+use crate::db::certificates::Certificate;
 use crate::db::enums::AttemptStatus;
-use crate::db::files::StoredFile;
 use crate::db::ids::UserId;
 use crate::db::ids::{DocumentId, EnterpriseId, FileId, SealId, SealSlotId, TaskId};
 use crate::db::signing::Attempt;
-use crate::db::tasks::{Document, Task};
+use crate::db::tasks::{Document, NewVersion, Task};
 use crate::domain::tasks::{inbox, intent};
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
@@ -72,6 +72,10 @@ pub struct SigningPlan {
     pub documents: Vec<DocumentPlan>,
     /// Values the signer completed (stored form), merged into the task's.
     pub values: BTreeMap<String, String>,
+    /// The serial of the certificate signed with, for the evidence
+    /// (empty in plans recorded before it was kept here).
+    #[serde(default)]
+    pub certificate_serial: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +131,17 @@ pub struct SignedRevision {
     pub size: i64,
 }
 
+/// What the call that recorded an attempt read already, so that carrying
+/// it on at once need not read it again (a retry and the recovery job read
+/// afresh).
+#[derive(Default)]
+pub struct Known {
+    /// The certificate the attempt signs with.
+    pub certificate: Option<Certificate>,
+    /// The task's documents with their current files' hashes.
+    pub documents: Option<Vec<(Document, Option<String>)>>,
+}
+
 /// `signTask`: signs the viewer's turn on a task; a retry with the same
 /// code returns the same result without signing again.
 pub async fn sign(
@@ -144,14 +159,15 @@ pub async fn sign(
     // a double submit racing this one: an attempt with this code proves
     // the viewer signed here, so it is carried on. Only a fresh attempt
     // checked that the viewer still sees the task.
-    let (attempt, fresh) = match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
-        Ok(attempt) => (attempt, true),
-        Err(refused) => match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
-            Some(earlier) => (earlier, false),
-            None => return Err(refused),
-        },
-    };
-    let untouched = carry_on(conn, svc, attempt).await?;
+    let (attempt, known, fresh) =
+        match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
+            Ok((attempt, known)) => (attempt, known, true),
+            Err(refused) => match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
+                Some(earlier) => (earlier, Known::default(), false),
+                None => return Err(refused),
+            },
+        };
+    let untouched = carry_on(conn, svc, attempt, known).await?;
     if fresh {
         match untouched {
             Some(task) => Ok(task),
@@ -171,9 +187,12 @@ pub async fn carry_on(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     attempt: Attempt,
+    mut known: Known,
 ) -> AppResult<Option<Task>> {
     let task = attempt.task_id;
     let mut attempt = attempt;
+    // The task as the apply of this call left it.
+    let mut applied_now = None;
     for _ in 0..=MAX_REBASES {
         let revisions: Vec<SignedRevision> = match attempt.status {
             AttemptStatus::Applied => break,
@@ -183,7 +202,9 @@ pub async fn carry_on(
                     attempt.error.as_deref().unwrap_or("abandoned")
                 )));
             }
-            AttemptStatus::Prepared => stamping::sign_documents(conn, svc, &attempt).await?,
+            AttemptStatus::Prepared => {
+                stamping::sign_documents(conn, svc, &attempt, &mut known).await?
+            }
             // Recorded as signed by an earlier version, which applied in
             // a step of its own.
             AttemptStatus::Signed => {
@@ -192,14 +213,18 @@ pub async fn carry_on(
             }
         };
         failpoint(svc, "signing.before_apply")?;
-        attempt = apply::apply(conn, svc, attempt.id, &revisions).await?;
+        (attempt, applied_now) = apply::apply(conn, svc, attempt.id, &revisions).await?;
     }
     if attempt.status != AttemptStatus::Applied {
         return Err(AppError::Conflict(
             "the documents kept changing while signing; try again".into(),
         ));
     }
-    complete::complete(conn, svc, task).await
+    match applied_now {
+        // Signers remain: nothing to complete.
+        Some(task) if task.all_signed_at.is_none() => Ok(Some(task)),
+        _ => complete::complete(conn, svc, task).await,
+    }
 }
 
 /// Makes the stored blob `sha256` the document's current version.
@@ -211,13 +236,17 @@ pub(crate) async fn new_version(
     by: Option<UserId>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
-    let file =
-        StoredFile::insert(conn, sha256, &document.name, "application/pdf", size, by).await?;
-    Document::set_file(
+    Document::set_new_file(
         conn,
         document.id,
-        file.id,
-        document.page_count.unwrap_or(0),
+        &NewVersion {
+            sha256,
+            name: &document.name,
+            content_type: "application/pdf",
+            size,
+            created_by: by,
+            page_count: document.page_count.unwrap_or(0),
+        },
         at,
     )
     .await?;
@@ -239,7 +268,7 @@ pub async fn recover_pass(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> A
     let mut done = 0;
     for attempt in stale {
         let id = attempt.id;
-        match carry_on(conn, svc, attempt).await {
+        match carry_on(conn, svc, attempt, Known::default()).await {
             Ok(_) => done += 1,
             Err(AppError::Internal(e)) => {
                 tracing::warn!(attempt = %id, error = %format!("{e:#}"), "finishing a signing attempt failed");

@@ -24,16 +24,16 @@ use crate::error::{AppError, AppResult};
 use crate::events::TaskEventKind;
 use crate::notify::texts;
 
-/// Applies the signed `revisions` of an attempt; returns it APPLIED, back
-/// to PREPARED when a document moved on meanwhile (to be signed again over
-/// the new version), ABANDONED when the signer's turn ended meanwhile, or
-/// as another process left it.
+/// Applies the signed `revisions` of an attempt; returns it APPLIED (with
+/// the task as this transaction left it), back to PREPARED when a document
+/// moved on meanwhile (to be signed again over the new version), ABANDONED
+/// when the signer's turn ended meanwhile, or as another process left it.
 pub async fn apply(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     id: AttemptId,
     revisions: &[SignedRevision],
-) -> AppResult<Attempt> {
+) -> AppResult<(Attempt, Option<Task>)> {
     let recorded = serde_json::to_value(revisions).map_err(AppError::internal)?;
     let outcome = conn
         .transaction(async |conn| {
@@ -74,7 +74,14 @@ pub async fn apply(
                 Attempt::set_status(conn, id, AttemptStatus::Prepared, None, now).await?;
                 return Ok(None);
             }
-            let certificate = Certificate::find(conn, attempt.certificate_id).await?;
+            let plan = open_plan(svc, &attempt)?;
+            let serial = if plan.certificate_serial.is_empty() {
+                Certificate::find(conn, attempt.certificate_id)
+                    .await?
+                    .serial_hex
+            } else {
+                plan.certificate_serial.clone()
+            };
             let mut evidence = Vec::with_capacity(revisions.len());
             for revision in revisions {
                 let Some(document) = documents.iter().find(|d| d.id == revision.document) else {
@@ -101,12 +108,12 @@ pub async fn apply(
                     user_agent: attempt.user_agent.clone(),
                     sha256_before: revision.before_sha256.clone(),
                     sha256_after: revision.after_sha256.clone(),
-                    certificate_serial: certificate.serial_hex.clone(),
+                    certificate_serial: serial.clone(),
                     signed_at: now,
                 });
             }
             Evidence::insert_many(conn, &evidence).await?;
-            merge_values(conn, svc, &task, &attempt).await?;
+            let merged = merge_values(conn, svc, &task, plan.values).await?;
 
             let before = Snapshot::of(&task, &signers);
             let mut happened = Vec::new();
@@ -117,8 +124,10 @@ pub async fn apply(
             // The state after, kept in step with the updates below.
             let mut after = signers.clone();
             let mut task_after = task.clone();
+            if let Some(sealed) = merged {
+                task_after.values_enc = sealed;
+            }
             if signed_all {
-                Signer::set_signed(conn, signer.id, person, now).await?;
                 for s in after.iter_mut().filter(|s| s.id == signer.id) {
                     s.status = SignerStatus::Signed;
                     s.user_id = person.or(s.user_id);
@@ -132,7 +141,6 @@ pub async fn apply(
                     task_after.all_signed_at = Some(now);
                 } else if task.sign_order == SignOrder::Sequential {
                     invited = next_step(&after);
-                    Signer::set_status(conn, &invited, SignerStatus::Pending).await?;
                     for s in after.iter_mut().filter(|s| invited.contains(&s.id)) {
                         s.status = SignerStatus::Pending;
                     }
@@ -143,6 +151,7 @@ pub async fn apply(
                         });
                     }
                 }
+                Signer::set_signed(conn, signer.id, person, now, &invited).await?;
             } else if let Some(user) = person {
                 Signer::link_user(conn, signer.id, user).await?;
                 for s in after.iter_mut().filter(|s| s.id == signer.id) {
@@ -173,24 +182,24 @@ pub async fn apply(
                     details: serde_json::json!({
                         "signer": signer.id.to_string(),
                         "documents": revisions.iter().map(|r| r.document.to_string()).collect::<Vec<_>>(),
-                        "certificateSerial": certificate.serial_hex,
+                        "certificateSerial": serial,
                         "signerDone": signed_all,
                     }),
                     client_ip: Some(&attempt.client_ip),
                 },
             )
             .await?;
-            Ok::<_, AppError>(Some((attempt, !invited.is_empty())))
+            Ok::<_, AppError>(Some((attempt, task_after, !invited.is_empty())))
         })
         .await?;
     match outcome {
-        Some((applied, woke)) => {
+        Some((applied, task, woke)) => {
             if woke {
                 svc.outbox.wake();
             }
-            Ok(applied)
+            Ok((applied, Some(task)))
         }
-        None => Ok(Attempt::find(conn, id).await?),
+        None => Ok((Attempt::find(conn, id).await?, None)),
     }
 }
 
@@ -271,16 +280,16 @@ pub(crate) async fn invite(
     Ok(())
 }
 
-/// The values the signer completed join the task's (sealed) values.
+/// The values the signer completed join the task's (sealed) values; the
+/// new sealed values, if any.
 async fn merge_values(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     task: &Task,
-    attempt: &Attempt,
-) -> AppResult<()> {
-    let plan = open_plan(svc, attempt)?;
-    if plan.values.is_empty() {
-        return Ok(());
+    completed: BTreeMap<String, String>,
+) -> AppResult<Option<Vec<u8>>> {
+    if completed.is_empty() {
+        return Ok(None);
     }
     let mut values: BTreeMap<String, String> = serde_json::from_slice(
         &svc.keys
@@ -288,12 +297,12 @@ async fn merge_values(
             .map_err(AppError::internal)?,
     )
     .map_err(AppError::internal)?;
-    values.extend(plan.values);
+    values.extend(completed);
     let json = serde_json::to_vec(&values).map_err(AppError::internal)?;
     let sealed = svc
         .keys
         .seal(&json, VALUES_CONTEXT)
         .map_err(AppError::internal)?;
     Task::set_values(conn, task.id, &sealed).await?;
-    Ok(())
+    Ok(Some(sealed))
 }

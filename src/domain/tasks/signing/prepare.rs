@@ -11,8 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::certificates::Certificate;
 use crate::db::enums::{
-    AttemptStatus, CertificateKind, MemberRole, PartyKind, SealKind, SealStatus, SignerStatus,
-    TaskStatus,
+    AttemptStatus, CertificateKind, MemberRole, PartyKind, SealKind, SealStatus,
 };
 use crate::db::field_definitions::FieldDefinition;
 use crate::db::ids::{AttemptId, DocumentId, FieldId, SealId, TemplateId};
@@ -24,8 +23,8 @@ use crate::db::users::User;
 use crate::domain::tasks::fill::field_texts;
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
 use crate::domain::tasks::signing::{
-    CrossPagePlan, DocumentPlan, PLAN_CONTEXT, PlacementInput, SignInput, SigningPlan, StampImage,
-    StampPlan,
+    CrossPagePlan, DocumentPlan, Known, PLAN_CONTEXT, PlacementInput, SignInput, SigningPlan,
+    StampImage, StampPlan,
 };
 use crate::domain::tasks::values::{Cell, normalize};
 use crate::domain::tasks::{intent, parties};
@@ -41,9 +40,9 @@ const MAX_PLACEMENTS: usize = 200;
 /// Tolerance of a free placement's edges against its page, in points.
 const EDGE: f32 = 0.5;
 
-/// Checks the call and plans it, checks the code, then, in one
-/// transaction that re-checks the signer's turn, uses the code up and
-/// records the attempt.
+/// Checks the call and plans it, then, in one transaction, uses the code
+/// up, re-checks the signer's turn and records the attempt; a wrong code
+/// counts as a try.
 pub async fn prepare(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
@@ -51,56 +50,64 @@ pub async fn prepare(
     viewer: &Viewer,
     task: &Task,
     input: &SignInput,
-) -> AppResult<Attempt> {
+) -> AppResult<(Attempt, Known)> {
     // Whose turn it is before the code, so a signer out of turn hears why.
-    let pending = parties::pending_or_hidden_of(conn, viewer, task).await?;
-    let signer = choose(&pending, input)?;
-    let certificate = certificate_for(conn, svc, viewer, &signer).await?;
-    let plan = plan(conn, svc, viewer, task, &signer, input).await?;
+    let turn = parties::pending_or_hidden_of(conn, viewer, task).await?;
+    let signer = choose(&turn.signers, input)?;
+    let certificate = certificate_for(conn, svc, &turn.user, &signer).await?;
+    let role = signer.enterprise_id.and_then(|e| turn.role_in(e));
+    let (mut plan, documents) = plan(conn, svc, viewer, task, &signer, role, input).await?;
+    plan.certificate_serial = certificate.serial_hex.clone();
     let plan_json = serde_json::to_vec(&plan).map_err(AppError::internal)?;
     let plan_enc = svc
         .keys
         .seal(&plan_json, PLAN_CONTEXT)
         .map_err(AppError::internal)?;
-    let mac = intent::check(conn, svc, viewer, task.id, &input.sms_code).await?;
-    conn.transaction(async |conn| {
-        // The plan holds while the signer's turn does: `apply` re-checks
-        // the documents' versions.
-        let task = Task::lock_many(conn, &[task.id])
-            .await?
-            .pop()
-            .ok_or(AppError::NotFound("task"))?;
-        let still = Signer::of_tasks(conn, &[task.id])
-            .await?
-            .into_iter()
-            .any(|s| s.id == signer.id && s.status == SignerStatus::Pending);
-        if task.status != TaskStatus::InProgress || !still {
-            return Err(AppError::Conflict(
-                "the task moved on meanwhile; look at it again".into(),
-            ));
-        }
-        intent::use_up(conn, svc, viewer, task.id, &mac).await?;
-        let now = svc.clock.now();
-        let attempt = Attempt {
-            id: AttemptId::new(),
-            task_id: task.id,
-            signer_id: signer.id,
-            user_id: viewer.user_id,
-            code_mac: mac.clone(),
-            status: AttemptStatus::Prepared,
-            plan_enc,
-            certificate_id: certificate.id,
-            client_ip: meta.client_ip.clone(),
-            user_agent: meta.user_agent.clone(),
-            revisions: None,
-            error: None,
-            created_at: now,
-            updated_at: now,
-        };
-        attempt.insert(conn).await?;
-        Ok(attempt)
-    })
-    .await
+    let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
+    let recorded = conn
+        .transaction(async |conn| {
+            // The code first, so that every wrong one counts as a try.
+            if !intent::use_up(conn, svc, viewer, task.id, &mac).await? {
+                return Ok(None);
+            }
+            // The plan holds while the signer's turn does: `apply` re-checks
+            // the documents' versions.
+            if !Signer::turn_locked(conn, task.id, signer.id).await? {
+                return Err(AppError::Conflict(
+                    "the task moved on meanwhile; look at it again".into(),
+                ));
+            }
+            let now = svc.clock.now();
+            let attempt = Attempt {
+                id: AttemptId::new(),
+                task_id: task.id,
+                signer_id: signer.id,
+                user_id: viewer.user_id,
+                code_mac: mac.clone(),
+                status: AttemptStatus::Prepared,
+                plan_enc,
+                certificate_id: certificate.id,
+                client_ip: meta.client_ip.clone(),
+                user_agent: meta.user_agent.clone(),
+                revisions: None,
+                error: None,
+                created_at: now,
+                updated_at: now,
+            };
+            attempt.insert(conn).await?;
+            Ok(Some(attempt))
+        })
+        .await?;
+    match recorded {
+        Some(attempt) => Ok((
+            attempt,
+            Known {
+                certificate: Some(certificate),
+                documents: Some(documents),
+            },
+        )),
+        None => Err(intent::count_try(conn, svc, viewer, task.id, &mac).await),
+    }
 }
 
 /// The pending signer the call is for: the enterprise named, else the
@@ -132,7 +139,7 @@ fn choose(pending: &[Signer], input: &SignInput) -> AppResult<Signer> {
 async fn certificate_for(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
-    viewer: &Viewer,
+    user: &User,
     signer: &Signer,
 ) -> AppResult<Certificate> {
     let now = svc.clock.now();
@@ -148,7 +155,7 @@ async fn certificate_for(
             .await?
             .into_iter()
             .find(usable),
-        None => Certificate::of_user(conn, viewer.user_id)
+        None => Certificate::of_user(conn, user.id)
             .await?
             .into_iter()
             .find(usable),
@@ -161,7 +168,6 @@ async fn certificate_for(
             ));
         }
         (None, None) => {
-            let user = User::find(conn, viewer.user_id).await?;
             let (Some(name), Some(hash)) = (user.name.as_deref(), user.id_number_hash.as_deref())
             else {
                 return Err(AppError::Forbidden(
@@ -184,27 +190,22 @@ fn date_text(at: DateTime<Utc>) -> String {
 }
 
 /// The seals the viewer may stamp for `signer`: the person's own, or the
-/// enterprise's (all for its ADMIN, the granted ones for a member);
-/// enabled and within their validity.
+/// enterprise's (all for its ADMIN, the granted ones for a member, by the
+/// `role` the viewer was found to hold); enabled and within their validity.
 async fn usable_seals(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     viewer: &Viewer,
     signer: &Signer,
+    role: Option<MemberRole>,
 ) -> AppResult<Vec<Seal>> {
     let all = match signer.enterprise_id {
         None => Seal::of_person(conn, viewer.user_id).await?,
-        Some(enterprise) => {
-            match crate::db::enterprises::Memberships::role_of(conn, enterprise, viewer.user_id)
-                .await?
-            {
-                Some(MemberRole::Admin) => Seal::of_enterprise(conn, enterprise).await?,
-                Some(MemberRole::Member) => {
-                    Seal::granted_to(conn, enterprise, viewer.user_id).await?
-                }
-                None => Vec::new(),
-            }
-        }
+        Some(enterprise) => match role {
+            Some(MemberRole::Admin) => Seal::of_enterprise(conn, enterprise).await?,
+            Some(MemberRole::Member) => Seal::granted_to(conn, enterprise, viewer.user_id).await?,
+            None => Vec::new(),
+        },
     };
     let now = svc.clock.now();
     Ok(all
@@ -241,15 +242,17 @@ async fn plan(
     viewer: &Viewer,
     task: &Task,
     signer: &Signer,
+    role: Option<MemberRole>,
     input: &SignInput,
-) -> AppResult<SigningPlan> {
+) -> AppResult<(SigningPlan, Vec<(Document, Option<String>)>)> {
     if input.placements.len() > MAX_PLACEMENTS {
         return Err(AppError::bad_input(
             "placements",
             format!("at most {MAX_PLACEMENTS} placements"),
         ));
     }
-    let documents = Document::of_tasks(conn, &[task.id]).await?;
+    let read = Document::of_task_with_sha256(conn, task.id).await?;
+    let documents: Vec<Document> = read.iter().map(|(d, _)| d.clone()).collect();
     let mut loaded: HashMap<TemplateId, Arc<Loaded>> = HashMap::new();
     for document in &documents {
         if let std::collections::hash_map::Entry::Vacant(entry) = loaded.entry(document.template_id)
@@ -316,7 +319,7 @@ async fn plan(
             ));
         }
     }
-    let seals = usable_seals(conn, svc, viewer, signer).await?;
+    let seals = usable_seals(conn, svc, viewer, signer, role).await?;
     let date = date_text(svc.clock.now());
     let mut used: HashMap<SealId, Seal> = HashMap::new();
     let mut documents_plan = Vec::with_capacity(chosen.len());
@@ -473,10 +476,12 @@ async fn plan(
         &mut documents_plan,
     )
     .await?;
-    Ok(SigningPlan {
+    let plan = SigningPlan {
         documents: documents_plan,
         values,
-    })
+        certificate_serial: String::new(),
+    };
+    Ok((plan, read))
 }
 
 fn default_seal(seals: &[Seal], kind: SealKind, page: i32) -> AppResult<&Seal> {

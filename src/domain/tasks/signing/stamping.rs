@@ -7,12 +7,13 @@ use std::collections::HashMap;
 
 use diesel_async::AsyncPgConnection;
 
+use crate::db::certificates::Certificate;
 use crate::db::signing::Attempt;
 use crate::db::tasks::Document;
 use crate::domain::Services;
 use crate::domain::pdf_signatures::{self, Placement};
 use crate::domain::tasks::signing::{
-    DocumentPlan, PLAN_CONTEXT, SignedRevision, SigningPlan, StampImage, StampPlan,
+    DocumentPlan, Known, PLAN_CONTEXT, SignedRevision, SigningPlan, StampImage, StampPlan,
 };
 use crate::error::{AppError, AppResult};
 use crate::pdf::stamp::{self, Stamp};
@@ -113,9 +114,23 @@ pub async fn sign_documents(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     attempt: &Attempt,
+    known: &mut Known,
 ) -> AppResult<Vec<SignedRevision>> {
     let plan = open_plan(svc, attempt)?;
-    let documents = Document::of_task_with_sha256(conn, attempt.task_id).await?;
+    // Read again after a rebase: only the first pass may use what the
+    // recording call read.
+    let documents = match known.documents.take() {
+        Some(documents) => documents,
+        None => Document::of_task_with_sha256(conn, attempt.task_id).await?,
+    };
+    let certificate = match known
+        .certificate
+        .take()
+        .filter(|c| c.id == attempt.certificate_id)
+    {
+        Some(certificate) => certificate,
+        None => Certificate::find(conn, attempt.certificate_id).await?,
+    };
     let mut images: HashMap<String, Vec<u8>> = HashMap::new();
     for document in &plan.documents {
         let hashes = document
@@ -146,7 +161,7 @@ pub async fn sign_documents(
         let pdf = blob(svc, &before_sha256).await?;
         let id = document_plan.document;
         let widgets = placement(document_plan, &images)?;
-        let signed = pdf_signatures::sign(conn, svc, pdf, attempt.certificate_id, widgets).await?;
+        let signed = pdf_signatures::sign_as(conn, svc, pdf, &certificate, widgets).await?;
         let size = i64::try_from(signed.len()).map_err(AppError::internal)?;
         let store = svc.storage.clone();
         let after_sha256 = tokio::task::spawn_blocking(move || store.put(&signed))
