@@ -1,8 +1,15 @@
 //! Content-addressed blob store: bytes are kept once under their SHA-256 and
 //! never overwritten. Leaf module: no database.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Blobs up to this size are kept in memory once read or written.
+const CACHED_BLOB_MAX: usize = 1 << 20;
+/// The memory all kept blobs may take, per process.
+const CACHE_BUDGET: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -17,11 +24,52 @@ pub enum StorageError {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// Small blobs read or written lately, oldest first out. Bytes are kept
+/// only once checked against their hash, and a hash names one content
+/// forever, so a blob found here needs no check.
+#[derive(Debug, Default)]
+struct Recent {
+    blobs: HashMap<String, Arc<[u8]>>,
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn get(&self, sha256: &str) -> Option<Arc<[u8]>> {
+        self.blobs.get(sha256).cloned()
+    }
+
+    fn keep(&mut self, sha256: &str, bytes: &[u8]) {
+        if bytes.len() > CACHED_BLOB_MAX || self.blobs.contains_key(sha256) {
+            return;
+        }
+        while self.bytes + bytes.len() > CACHE_BUDGET {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.blobs.remove(&oldest) {
+                self.bytes -= gone.len();
+            }
+        }
+        self.bytes += bytes.len();
+        self.order.push_back(sha256.to_owned());
+        self.blobs.insert(sha256.to_owned(), Arc::from(bytes));
+    }
 }
 
 impl BlobStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            recent: Arc::default(),
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn path_of(&self, sha256: &str) -> Option<PathBuf> {
@@ -32,8 +80,9 @@ impl BlobStore {
         valid.then(|| self.root.join(&sha256[..2]).join(sha256))
     }
 
-    /// Stores `bytes` (written to a temporary file, synced, then renamed into
-    /// place) and returns their SHA-256 in lowercase hex.
+    /// Stores `bytes` (written to a temporary file, synced, renamed into
+    /// place, the directory synced) and returns their SHA-256 in lowercase
+    /// hex. Once it returns, the blob survives a crash.
     pub fn put(&self, bytes: &[u8]) -> Result<String, StorageError> {
         let sha256 = hex::encode(openssl::sha::sha256(bytes));
         let Some(path) = self.path_of(&sha256) else {
@@ -43,17 +92,28 @@ impl BlobStore {
             return Ok(sha256);
         }
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            // The new directory's own entry.
+            sync_dir(&self.root)?;
+        }
         let tmp = dir.join(format!(".{sha256}.{}.tmp", uuid::Uuid::new_v4().simple()));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, &path)?;
+        // Without this a crash may lose the rename, and with it a blob the
+        // database already names.
+        sync_dir(dir)?;
+        self.recent().keep(&sha256, bytes);
         Ok(sha256)
     }
 
     /// The bytes stored under `sha256`, checked against it.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        if let Some(kept) = self.recent().get(sha256) {
+            return Ok(kept.to_vec());
+        }
         let path = self
             .path_of(sha256)
             .ok_or_else(|| StorageError::Missing(sha256.to_owned()))?;
@@ -64,8 +124,13 @@ impl BlobStore {
         if hex::encode(openssl::sha::sha256(&bytes)) != sha256 {
             return Err(StorageError::Corrupt(sha256.to_owned()));
         }
+        self.recent().keep(sha256, &bytes);
         Ok(bytes)
     }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -88,7 +153,11 @@ mod tests {
             Err(StorageError::Missing(_))
         ));
         std::fs::write(dir.join(&a[..2]).join(&a), b"tampered").unwrap();
-        assert!(matches!(store.get(&a), Err(StorageError::Corrupt(_))));
+        // A store that kept the blob still has the right bytes; one that
+        // reads the file finds it damaged.
+        assert_eq!(store.get(&a).unwrap(), b"%PDF-1.7 hello");
+        let fresh = BlobStore::new(&dir);
+        assert!(matches!(fresh.get(&a), Err(StorageError::Corrupt(_))));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
