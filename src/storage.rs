@@ -1,7 +1,7 @@
 //! Content-addressed blob store: bytes are kept once under their SHA-256 and
 //! never overwritten. Leaf module: no database.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +25,8 @@ pub enum StorageError {
 pub struct BlobStore {
     root: PathBuf,
     recent: Arc<Mutex<Recent>>,
+    /// Fan-out directories whose entry in the root this process synced.
+    synced: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 /// Small blobs read or written lately, oldest first out. Bytes are kept
@@ -65,6 +67,7 @@ impl BlobStore {
         Self {
             root: root.into(),
             recent: Arc::default(),
+            synced: Arc::default(),
         }
     }
 
@@ -88,14 +91,25 @@ impl BlobStore {
         let Some(path) = self.path_of(&sha256) else {
             return Err(StorageError::Corrupt(sha256));
         };
+        let dir = path.parent().unwrap_or(Path::new("."));
         if path.exists() {
+            // Another put may have renamed it without syncing yet.
+            sync_dir(dir)?;
             return Ok(sha256);
         }
-        let dir = path.parent().unwrap_or(Path::new("."));
-        if !dir.exists() {
+        let synced = self
+            .synced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(dir);
+        if !synced {
             std::fs::create_dir_all(dir)?;
-            // The new directory's own entry.
+            // The directory's own entry, whoever made it.
             sync_dir(&self.root)?;
+            self.synced
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(dir.to_path_buf());
         }
         let tmp = dir.join(format!(".{sha256}.{}.tmp", uuid::Uuid::new_v4().simple()));
         let mut file = std::fs::File::create(&tmp)?;

@@ -48,10 +48,12 @@ impl SigningCode {
     }
 
     /// Tries `code_hash` against the live, unused code within
-    /// `max_attempts`, in one statement: a wrong try counts, a right one
-    /// does not (its call may still be refused for its input). None when
-    /// there is no such code.
-    pub async fn try_code(
+    /// `max_attempts`, in one statement that locks the code: a right one
+    /// is used up, a wrong one counts as a try. Inside the transaction of
+    /// the change the code authorises, which must commit after a wrong try
+    /// (so that it stays counted) and roll back only with a right one.
+    /// None when there is no such code.
+    pub async fn use_code(
         conn: &mut AsyncPgConnection,
         task: TaskId,
         user: UserId,
@@ -66,7 +68,8 @@ impl SigningCode {
         }
         let tried: Option<Tried> = diesel::sql_query(
             "UPDATE signing_codes \
-             SET attempts = attempts + CASE WHEN code_hash = $3 THEN 0 ELSE 1 END \
+             SET attempts = attempts + CASE WHEN code_hash = $3 THEN 0 ELSE 1 END, \
+               consumed_at = CASE WHEN code_hash = $3 THEN $4 ELSE consumed_at END \
              WHERE task_id = $1 AND user_id = $2 AND consumed_at IS NULL \
              AND expires_at > $4 AND attempts < $5 \
              RETURNING code_hash = $3 AS right",
@@ -81,32 +84,5 @@ impl SigningCode {
         .await
         .optional()?;
         Ok(tried.map(|t| t.right))
-    }
-
-    /// Uses the live code with this hash up, if it has tries left; false
-    /// when there is none (used already, replaced, expired, tried out, or
-    /// another code).
-    pub async fn consume(
-        conn: &mut AsyncPgConnection,
-        task: TaskId,
-        user: UserId,
-        code_hash: &[u8],
-        max_attempts: i32,
-        now: DateTime<Utc>,
-    ) -> QueryResult<bool> {
-        let used = diesel::update(
-            signing_codes::table
-                .filter(signing_codes::task_id.eq(task))
-                .filter(signing_codes::user_id.eq(user))
-                .filter(signing_codes::code_hash.eq(code_hash))
-                .filter(signing_codes::consumed_at.is_null())
-                .filter(signing_codes::expires_at.gt(now))
-                .filter(signing_codes::attempts.lt(max_attempts)),
-        )
-        .set(signing_codes::consumed_at.eq(Some(now)))
-        .cached()
-        .execute(conn)
-        .await?;
-        Ok(used == 1)
     }
 }

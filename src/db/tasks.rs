@@ -538,7 +538,10 @@ impl Task {
 
 impl Signer {
     /// Whether the task is in progress with `signer`'s turn open, the task
-    /// locked until the transaction ends; one statement.
+    /// (and the signer's row) locked until the transaction ends; one
+    /// statement. Both rows are locked so that, after waiting, both are
+    /// read again as committed: a row only joined would be the one seen
+    /// before the wait.
     pub async fn turn_locked(
         conn: &mut AsyncPgConnection,
         task: TaskId,
@@ -553,7 +556,7 @@ impl Signer {
         let found: Option<Open> = diesel::sql_query(
             "SELECT t.status = $3 AND s.status = $4 AS open \
              FROM signing_tasks t JOIN task_signers s ON s.task_id = t.id \
-             WHERE t.id = $1 AND s.id = $2 FOR UPDATE OF t",
+             WHERE t.id = $1 AND s.id = $2 FOR UPDATE OF t, s",
         )
         .bind::<Uuid, _>(task)
         .bind::<Uuid, _>(signer)

@@ -371,7 +371,8 @@ async fn an_intent_code_goes_to_the_signer_whose_turn_it_is_and_works_once() {
     );
 }
 
-/// Uses a code up, as signing does (a refusal counts a wrong try).
+/// Uses a code up, as signing does (in a transaction that keeps a wrong
+/// try counted).
 async fn consume(
     conn: &mut yuyunqian::db::AsyncPgConnection,
     services: &yuyunqian::domain::Services<'_>,
@@ -384,6 +385,6 @@ async fn consume(
     if intent::use_up(conn, services, viewer, task, &mac).await? {
         Ok(())
     } else {
-        Err(intent::count_try(conn, services, viewer, task, &mac).await)
+        Err(intent::wrong())
     }
 }

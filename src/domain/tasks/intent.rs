@@ -75,7 +75,8 @@ fn checked_format(code: &str) -> AppResult<&str> {
     Ok(code)
 }
 
-fn wrong() -> AppError {
+/// The refusal of a wrong, used, expired or tried-out code.
+pub fn wrong() -> AppError {
     AppError::bad_input("smsCode", "verification code is wrong or expired")
 }
 
@@ -90,10 +91,11 @@ pub fn code_mac(
     code_hash(svc, task, viewer, checked_format(code)?)
 }
 
-/// Uses the viewer's live code for `task` up inside the caller's
-/// transaction, if `mac` is its keyed hash and it has tries left; false
-/// otherwise (then roll back and call [`count_try`]). A right code costs
-/// no write of its own: it is taken with the change it authorises.
+/// Tries the viewer's live code for `task` inside the caller's
+/// transaction: true when `mac` is its keyed hash and it is now used up;
+/// false when it is wrong (counted as a try: the caller must commit and
+/// refuse with [`wrong`]), or there is no live code with tries left. The
+/// code's row stays locked, so tries of one code are counted one by one.
 pub async fn use_up(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
@@ -101,7 +103,7 @@ pub async fn use_up(
     task: TaskId,
     mac: &[u8],
 ) -> AppResult<bool> {
-    Ok(SigningCode::consume(
+    let tried = SigningCode::use_code(
         conn,
         task,
         viewer.user_id,
@@ -109,30 +111,6 @@ pub async fn use_up(
         MAX_ATTEMPTS,
         svc.clock.now(),
     )
-    .await?)
-}
-
-/// After [`use_up`] refused `mac`, outside any transaction: a wrong code
-/// counts as a try in a statement of its own (committed whatever the
-/// caller does next); the error to answer.
-pub async fn count_try(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    viewer: &Viewer,
-    task: TaskId,
-    mac: &[u8],
-) -> AppError {
-    match SigningCode::try_code(
-        conn,
-        task,
-        viewer.user_id,
-        mac,
-        MAX_ATTEMPTS,
-        svc.clock.now(),
-    )
-    .await
-    {
-        Ok(_) => wrong(),
-        Err(e) => e.into(),
-    }
+    .await?;
+    Ok(tried == Some(true))
 }

@@ -66,7 +66,8 @@ pub async fn prepare(
     let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
     let recorded = conn
         .transaction(async |conn| {
-            // The code first, so that every wrong one counts as a try.
+            // The code first: a wrong one counts as a try, kept by the
+            // commit that follows.
             if !intent::use_up(conn, svc, viewer, task.id, &mac).await? {
                 return Ok(None);
             }
@@ -106,7 +107,7 @@ pub async fn prepare(
                 documents: Some(documents),
             },
         )),
-        None => Err(intent::count_try(conn, svc, viewer, task.id, &mac).await),
+        None => Err(intent::wrong()),
     }
 }
 
