@@ -516,15 +516,21 @@ mod tests {
         assert!(!sm2_crate_verifies(&der, &other.cert));
     }
 
+    /// A certificate request for 某公司, signed by its own key as OpenSSL
+    /// signs (an SM2 key under the empty ID).
+    fn self_signed_request(key: &PKey<Private>, digest: MessageDigest) -> X509Req {
+        let mut req = openssl::x509::X509ReqBuilder::new().unwrap();
+        req.set_pubkey(key).unwrap();
+        req.set_subject_name(&name("某公司", "某公司", None).unwrap())
+            .unwrap();
+        req.sign(key, digest).unwrap();
+        req.build()
+    }
+
     #[test]
     fn sm2_requests_signed_under_the_standard_id_are_taken() {
         let key = KeyAlgorithm::Sm2.generate_key().unwrap();
-        let mut req = openssl::x509::X509ReqBuilder::new().unwrap();
-        req.set_pubkey(&key).unwrap();
-        req.set_subject_name(&name("某公司", "某公司", None).unwrap())
-            .unwrap();
-        req.sign(&key, MessageDigest::sm3()).unwrap();
-        let openssl_signed = req.build();
+        let openssl_signed = self_signed_request(&key, MessageDigest::sm3());
         // OpenSSL's own (empty ID) request.
         let pem = String::from_utf8(openssl_signed.to_pem().unwrap()).unwrap();
         assert!(request_public_key(&pem).unwrap().public_eq(&key));
@@ -668,12 +674,8 @@ mod tests {
     #[test]
     fn csr_keys_are_taken_only_with_a_valid_self_signature() {
         let key = KeyAlgorithm::EcdsaP256.generate_key().unwrap();
-        let mut req = openssl::x509::X509ReqBuilder::new().unwrap();
-        req.set_pubkey(&key).unwrap();
-        req.set_subject_name(&name("某公司", "某公司", None).unwrap())
-            .unwrap();
-        req.sign(&key, MessageDigest::sha256()).unwrap();
-        let pem = String::from_utf8(req.build().to_pem().unwrap()).unwrap();
+        let req = self_signed_request(&key, MessageDigest::sha256());
+        let pem = String::from_utf8(req.to_pem().unwrap()).unwrap();
         let public = request_public_key(&pem).unwrap();
         assert!(public.public_eq(&key));
         assert!(matches!(

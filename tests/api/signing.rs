@@ -15,6 +15,7 @@ use crate::helpers::contracts::{
 use crate::helpers::flows::{Certified, certified};
 use crate::helpers::test_app::{Person, error_code, error_field, extract_code};
 use crate::templates::business_type;
+use crate::verification::{signer_names, verify};
 use yuyunqian::db::schema::{files, signature_evidence, signing_attempts, task_documents};
 
 pub const INITIATE: &str = "mutation($i: InitiateBatchInput!) { initiateSigningBatch(input: $i) { tasks { edges { node { id } } } } }";
@@ -265,25 +266,14 @@ async fn the_person_then_the_enterprise_sign_and_the_contract_completes() {
     assert_eq!(evidence_count(&t, &s.task).await, 2);
 
     // Our verifier, through the API, passes the contract.
-    let r = t
-        .gql_upload(
-            "",
-            "mutation($f: Upload!) { verifyDocument(file: $f) { verdict platformDocument signatures { verdict documentTimestamp signerName } } }",
-            json!({ "f": null }),
-            &[("f", "contract.pdf", &completed)],
-        )
-        .await;
-    let report = ok(&r, "verifyDocument");
+    let report = verify(&t, &completed).await;
     assert_eq!(report["verdict"], "TOTAL_PASSED", "{report}");
     assert_eq!(report["platformDocument"], true);
-    let signers: Vec<&str> = report["signatures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["documentTimestamp"] == false)
-        .map(|s| s["signerName"].as_str().unwrap())
-        .collect();
-    assert_eq!(signers, ["张三", "郑州签署科技有限公司"], "{report}");
+    assert_eq!(
+        signer_names(&report),
+        ["张三", "郑州签署科技有限公司"],
+        "{report}"
+    );
 
     // The employee hears that the contract is concluded, the regulator's
     // report is queued, the evidence names each signature's certificate.

@@ -7,13 +7,13 @@
 use cms::signed_data::{SignedData, SignerInfo};
 use der::Encode;
 use der::asn1::OctetString;
-use serde_json::json;
 use sm2::dsa::signature::Verifier as _;
 use sm3::Digest as _;
 use x509_cert::Certificate;
 
 use crate::helpers::TestApp;
 use crate::signing::{documents, employee_signs, enterprise_signs, ok, scene};
+use crate::verification::{signer_names, verify};
 use yuyunqian::config::CertAlgorithm;
 use yuyunqian::pdf::signatures::SubFilter;
 use yuyunqian::pki::cms::{
@@ -136,31 +136,16 @@ async fn an_sm2_platform_signs_contracts_that_sm2_software_accepts() {
     assert_eq!(ok(&r, "signTask")["status"], "COMPLETED");
     let completed = documents(&t, &s.task).await.remove(0);
 
-    let verify = |pdf: Vec<u8>| {
-        let t = &t;
-        async move {
-            let r = t
-                .gql_upload(
-                    "",
-                    "mutation($f: Upload!) { verifyDocument(file: $f) { verdict subIndication signatures { verdict subIndication documentTimestamp signerName } } }",
-                    json!({ "f": null }),
-                    &[("f", "contract.pdf", &pdf)],
-                )
-                .await;
-            ok(&r, "verifyDocument").clone()
-        }
-    };
-    let report = verify(completed.clone()).await;
+    let report = verify(&t, &completed).await;
     assert_eq!(report["verdict"], "TOTAL_PASSED", "{report}");
     let signatures = report["signatures"].as_array().unwrap();
     assert_eq!(signatures.len(), 3, "{report}");
     assert!(signatures.iter().all(|s| s["verdict"] == "TOTAL_PASSED"));
-    let signers: Vec<&str> = signatures
-        .iter()
-        .filter(|s| s["documentTimestamp"] == false)
-        .map(|s| s["signerName"].as_str().unwrap())
-        .collect();
-    assert_eq!(signers, ["张三", "郑州签署科技有限公司"], "{report}");
+    assert_eq!(
+        signer_names(&report),
+        ["张三", "郑州签署科技有限公司"],
+        "{report}"
+    );
 
     // Every signature, checked without OpenSSL's SM2.
     let document =
@@ -195,7 +180,7 @@ async fn an_sm2_platform_signs_contracts_that_sm2_software_accepts() {
     let mut tampered = completed.clone();
     let at = tampered.windows(6).position(|w| w == b" 0 obj").unwrap();
     tampered[at] = b'\n';
-    let report = verify(tampered).await;
+    let report = verify(&t, &tampered).await;
     assert_eq!(report["verdict"], "TOTAL_FAILED", "{report}");
     assert_eq!(report["subIndication"], "HASH_FAILURE", "{report}");
 }

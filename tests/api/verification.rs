@@ -10,7 +10,8 @@ use crate::pades::{rewrite_page, signed_twice};
 
 const VERIFY: &str = "mutation($f: Upload!) { verifyDocument(file: $f) { verdict subIndication platformDocument modifiedAfterLastSignature signatures { verdict subIndication signerName enterpriseName serialNumber signedAt timestampedAt digestValid signatureValid chainTrusted certificateValidAtSigning coversWholeRevision documentTimestamp } } }";
 
-async fn verify(t: &TestApp, pdf: &[u8]) -> Value {
+/// `verifyDocument` on an uploaded file: its report.
+pub async fn verify(t: &TestApp, pdf: &[u8]) -> Value {
     let r = t
         .gql_upload(
             "",
@@ -20,6 +21,17 @@ async fn verify(t: &TestApp, pdf: &[u8]) -> Value {
         )
         .await;
     r["data"]["verifyDocument"].clone()
+}
+
+/// Who signed, in order, leaving out document timestamps.
+pub fn signer_names(report: &Value) -> Vec<&str> {
+    report["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["documentTimestamp"] == false)
+        .map(|s| s["signerName"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
