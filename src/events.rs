@@ -166,14 +166,14 @@ impl EventBus {
     /// Publishes `event` as part of the transaction open on `conn`.
     pub async fn publish(
         &self,
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         event: Event,
     ) -> diesel::QueryResult<()> {
         match self.transport {
             Transport::InProcess => {
                 let xid: TransactionId =
                     diesel::sql_query("SELECT pg_current_xact_id()::text AS xid")
-                        .get_result(conn)
+                        .get_result(&mut conn)
                         .await?;
                 let bus = self.clone();
                 tokio::spawn(async move { bus.deliver_after_commit(xid.xid, event).await });
@@ -186,7 +186,7 @@ impl EventBus {
                     .bind::<Text, _>(CHANNEL)
                     .bind::<Text, _>(payload)
                     .cached()
-                    .execute(conn)
+                    .execute(&mut conn)
                     .await
                     .map(drop)
             }
@@ -197,7 +197,7 @@ impl EventBus {
     /// `conn`: with NOTIFY, in one statement.
     pub async fn publish_all(
         &self,
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         events: Vec<Event>,
     ) -> diesel::QueryResult<()> {
         if self.transport == Transport::InProcess || events.len() < 2 {
@@ -216,7 +216,7 @@ impl EventBus {
             .bind::<Text, _>(CHANNEL)
             .bind::<diesel::sql_types::Array<Text>, _>(payloads)
             .cached()
-            .execute(conn)
+            .execute(&mut conn)
             .await
             .map(drop)
     }

@@ -261,6 +261,17 @@ async fn verify_audit(config: Config) -> anyhow::Result<()> {
     let (app, _database) = command_app(config).await?;
     let mut conn = app.pool.get().await?;
     let report = audit::verify(&mut conn).await.map_err(fail)?;
+    if !report.broken_heads.is_empty() {
+        let chains: Vec<String> = report
+            .broken_heads
+            .iter()
+            .map(|c| c.map_or_else(|| "platform".to_owned(), |c| c.to_string()))
+            .collect();
+        anyhow::bail!(
+            "audit chains do not end at their heads (rows removed?): {}",
+            chains.join(", ")
+        );
+    }
     match report.first_broken {
         None => {
             writeln!(

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::cached::CachedExt;
 use crate::db::ids::UserId;
-use crate::db::schema::audit_logs;
+use crate::db::schema::{audit_chain_heads, audit_logs};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_logs, check_for_backend(diesel::pg::Pg))]
@@ -25,8 +25,6 @@ pub struct AuditLog {
     pub hash: Vec<u8>,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = audit_logs)]
 pub struct NewAuditLog<'a> {
     pub chain: Option<Uuid>,
     pub at: DateTime<Utc>,
@@ -40,30 +38,75 @@ pub struct NewAuditLog<'a> {
     pub hash: &'a [u8],
 }
 
-impl AuditLog {
-    /// The hash of the newest row of `chain`, if any.
-    pub async fn last_hash(
-        conn: &mut AsyncPgConnection,
-        chain: Option<Uuid>,
-    ) -> QueryResult<Option<Vec<u8>>> {
-        let query = audit_logs::table
-            .order(audit_logs::id.desc())
-            .select(audit_logs::hash)
-            .into_boxed();
-        let query = match chain {
-            Some(chain) => query.filter(audit_logs::chain.eq(chain)),
-            None => query.filter(audit_logs::chain.is_null()),
-        };
-        query.first(conn).await.optional()
+/// The `audit_chain_heads` table: each chain's newest hash, keyed by the
+/// enterprise's id (the nil UUID for the platform's log).
+pub struct ChainHead;
+
+impl ChainHead {
+    /// The chain's newest hash, its row locked until the transaction ends;
+    /// None before the chain's first row.
+    pub async fn lock(mut conn: &AsyncPgConnection, key: Uuid) -> QueryResult<Option<Vec<u8>>> {
+        audit_chain_heads::table
+            .find(key)
+            .select(audit_chain_heads::hash)
+            .for_update()
+            .first(&mut conn)
+            .await
+            .optional()
     }
 
-    pub async fn insert(conn: &mut AsyncPgConnection, new: &NewAuditLog<'_>) -> QueryResult<()> {
-        diesel::insert_into(audit_logs::table)
-            .values(new)
-            .cached()
-            .execute(conn)
+    /// Starts the chain at `genesis` unless it has a head already.
+    pub async fn start(mut conn: &AsyncPgConnection, key: Uuid, genesis: &[u8]) -> QueryResult<()> {
+        diesel::insert_into(audit_chain_heads::table)
+            .values((
+                audit_chain_heads::chain.eq(key),
+                audit_chain_heads::hash.eq(genesis),
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
             .await
             .map(drop)
+    }
+
+    /// Every chain's head, as (key, hash).
+    pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(Uuid, Vec<u8>)>> {
+        audit_chain_heads::table
+            .select((audit_chain_heads::chain, audit_chain_heads::hash))
+            .load(conn)
+            .await
+    }
+}
+
+impl AuditLog {
+    /// Inserts `new` and moves the head of its chain (`key`, locked by
+    /// the caller) to it, in one statement.
+    pub async fn append(
+        mut conn: &AsyncPgConnection,
+        new: &NewAuditLog<'_>,
+        key: Uuid,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        diesel::sql_query(
+            "WITH appended AS (INSERT INTO audit_logs (chain, at, actor_user_id, action, \
+               target_type, target_id, details, client_ip, prev_hash, hash) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) \
+             UPDATE audit_chain_heads SET hash = $10 WHERE chain = $11",
+        )
+        .bind::<Nullable<SqlUuid>, _>(new.chain)
+        .bind::<Timestamptz, _>(new.at)
+        .bind::<Nullable<SqlUuid>, _>(new.actor_user_id)
+        .bind::<Text, _>(new.action)
+        .bind::<Text, _>(new.target_type)
+        .bind::<Nullable<Text>, _>(new.target_id)
+        .bind::<Jsonb, _>(new.details)
+        .bind::<Nullable<Text>, _>(new.client_ip)
+        .bind::<Bytea, _>(new.prev_hash)
+        .bind::<Bytea, _>(new.hash)
+        .bind::<SqlUuid, _>(key)
+        .cached()
+        .execute(&mut conn)
+        .await
+        .map(drop)
     }
 
     /// One enterprise's rows after `after_id`, oldest first, optionally of one action.

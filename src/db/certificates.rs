@@ -172,26 +172,26 @@ impl Certificate {
     }
 
     pub async fn of_enterprise(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: EnterpriseId,
     ) -> QueryResult<Vec<Certificate>> {
         certificates::table
             .filter(certificates::enterprise_id.eq(id))
             .order(certificates::created_at.desc())
             .select(Certificate::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 
     pub async fn of_user(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         user_id: UserId,
     ) -> QueryResult<Vec<Certificate>> {
         certificates::table
             .filter(certificates::user_id.eq(user_id))
             .order(certificates::created_at.desc())
             .select(Certificate::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 

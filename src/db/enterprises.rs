@@ -5,8 +5,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::enums::{CertificateKind, EnterpriseStatus, MemberRole};
-use crate::db::ids::{BusinessTypeId, EnterpriseId, UserId};
-use crate::db::schema::{business_types, enterprises, member_business_types, memberships};
+use crate::db::ids::{BusinessTypeId, EnterpriseId, TaskId, UserId};
+use crate::db::schema::{
+    business_types, enterprises, member_business_types, memberships, task_signers,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = enterprises, check_for_backend(diesel::pg::Pg))]
@@ -51,11 +53,11 @@ impl Enterprise {
             .await
     }
 
-    pub async fn find(conn: &mut AsyncPgConnection, id: EnterpriseId) -> QueryResult<Enterprise> {
+    pub async fn find(mut conn: &AsyncPgConnection, id: EnterpriseId) -> QueryResult<Enterprise> {
         enterprises::table
             .find(id)
             .select(Enterprise::as_select())
-            .first(conn)
+            .first(&mut conn)
             .await
     }
 
@@ -400,6 +402,29 @@ impl Memberships {
             .first(conn)
             .await
             .optional()
+    }
+
+    /// The user's role and the enterprise's status in each enterprise
+    /// that signs task `task`, in one statement.
+    pub async fn in_task(
+        mut conn: &AsyncPgConnection,
+        task: TaskId,
+        user_id: UserId,
+    ) -> QueryResult<Vec<(EnterpriseId, MemberRole, EnterpriseStatus)>> {
+        let signing = task_signers::table
+            .filter(task_signers::task_id.eq(task))
+            .select(task_signers::enterprise_id);
+        memberships::table
+            .inner_join(enterprises::table)
+            .filter(memberships::user_id.eq(user_id))
+            .filter(memberships::enterprise_id.nullable().eq_any(signing))
+            .select((
+                memberships::enterprise_id,
+                memberships::role,
+                enterprises::status,
+            ))
+            .load(&mut conn)
+            .await
     }
 
     pub async fn role_of(

@@ -130,7 +130,7 @@ impl SmsMessage {
     /// Queues an SMS. `sensitive` bodies (codes) are blanked after delivery
     /// by a real gateway; one not delivered by `expires_at` is dropped.
     pub async fn enqueue(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         phone: &str,
         body: &str,
         sensitive: bool,
@@ -145,7 +145,7 @@ impl SmsMessage {
                 sms_outbox::expires_at.eq(expires_at),
             ))
             .returning(sms_outbox::id)
-            .get_result(conn)
+            .get_result(&mut conn)
             .await
     }
 
@@ -187,7 +187,7 @@ impl SmsMessage {
 
 impl EmailMessage {
     pub async fn enqueue(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         recipient: &str,
         subject: &str,
         body: &str,
@@ -200,7 +200,7 @@ impl EmailMessage {
                 email_outbox::body.eq(body),
             ))
             .returning(email_outbox::id)
-            .get_result(conn)
+            .get_result(&mut conn)
             .await
     }
 

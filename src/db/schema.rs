@@ -3,6 +3,13 @@
 // that disagrees with the database fails the integration tests that use it.
 
 diesel::table! {
+    audit_chain_heads (chain) {
+        chain -> Uuid,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
     audit_logs (id) {
         id -> Int8,
         chain -> Nullable<Uuid>,
@@ -635,6 +642,7 @@ diesel::joinable!(signing_attempts -> signing_tasks (task_id));
 diesel::joinable!(signature_evidence -> signing_attempts (attempt_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_chain_heads,
     audit_logs,
     business_types,
     captchas,

@@ -124,14 +124,14 @@ impl Seal {
     }
 
     pub async fn of_enterprise(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: EnterpriseId,
     ) -> QueryResult<Vec<Seal>> {
         seals::table
             .filter(seals::enterprise_id.eq(id))
             .order(seals::created_at.asc())
             .select(Seal::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 
@@ -171,7 +171,7 @@ impl Seal {
 
     /// The enterprise's seals granted to `user`.
     pub async fn granted_to(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: EnterpriseId,
         user: UserId,
     ) -> QueryResult<Vec<Seal>> {
@@ -181,16 +181,16 @@ impl Seal {
             .filter(seal_grants::user_id.eq(user))
             .order(seals::created_at.asc())
             .select(Seal::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 
-    pub async fn of_person(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<Vec<Seal>> {
+    pub async fn of_person(mut conn: &AsyncPgConnection, user: UserId) -> QueryResult<Vec<Seal>> {
         seals::table
             .filter(seals::owner_user_id.eq(user))
             .order(seals::created_at.asc())
             .select(Seal::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 

@@ -8,11 +8,22 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::cached::CachedExt;
 
-use crate::db::enums::AttemptStatus;
+use crate::db::enums::{AttemptStatus, SignerStatus, TaskStatus};
 use crate::db::ids::{
     AttemptId, CertificateId, DocumentId, EnterpriseId, EvidenceId, SignerId, TaskId, UserId,
 };
 use crate::db::schema::{regulator_reports, signature_evidence, signing_attempts};
+
+/// What [`Attempt::record_with_code`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeTried {
+    /// The code was right and is used up; the attempt is recorded.
+    Recorded,
+    /// The code was right but the signer's turn has ended: nothing changed.
+    TurnEnded,
+    /// Wrong (counted as a try), used, expired or tried out.
+    Wrong,
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_attempts, check_for_backend(diesel::pg::Pg))]
@@ -34,13 +45,76 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
-        diesel::insert_into(signing_attempts::table)
-            .values(self)
-            .cached()
-            .execute(conn)
-            .await
-            .map(drop)
+    /// Records the attempt if its `code_mac` is the user's live intent code
+    /// for the task and the signer's turn is open, using the code up; a
+    /// wrong code counts as a try. One statement: the task's and the
+    /// signer's rows are locked first (so that, after a wait, the turn is
+    /// read as committed), then the code's.
+    pub async fn record_with_code(
+        &self,
+        mut conn: &AsyncPgConnection,
+        max_tries: i32,
+    ) -> QueryResult<CodeTried> {
+        use diesel::sql_types::{Bool, Bytea, Integer, Nullable, Text, Timestamptz, Uuid};
+        #[derive(QueryableByName)]
+        struct Tried {
+            #[diesel(sql_type = Bool)]
+            matched: bool,
+            #[diesel(sql_type = Bool)]
+            open: bool,
+        }
+        let tried: Option<Tried> = diesel::sql_query(
+            "WITH turn AS ( \
+               SELECT t.status = $12 AND s.status = $13 AS open \
+               FROM signing_tasks t JOIN task_signers s ON s.task_id = t.id \
+               WHERE t.id = $2 AND s.id = $3 FOR UPDATE OF t, s \
+             ), code AS ( \
+               UPDATE signing_codes c \
+               SET attempts = c.attempts + CASE WHEN c.code_hash = $5 THEN 0 ELSE 1 END, \
+                 consumed_at = CASE WHEN c.code_hash = $5 AND turn.open THEN $11 \
+                   ELSE c.consumed_at END \
+               FROM turn \
+               WHERE c.task_id = $2 AND c.user_id = $4 AND c.consumed_at IS NULL \
+                 AND c.expires_at > $11 AND c.attempts < $14 \
+               RETURNING c.code_hash = $5 AS matched, turn.open AS open \
+             ), recorded AS ( \
+               INSERT INTO signing_attempts (id, task_id, signer_id, user_id, code_mac, \
+                 status, plan_enc, certificate_id, client_ip, user_agent, created_at, \
+                 updated_at) \
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 \
+               FROM code WHERE code.matched AND code.open \
+             ) \
+             SELECT matched, open FROM code",
+        )
+        .bind::<Uuid, _>(self.id)
+        .bind::<Uuid, _>(self.task_id)
+        .bind::<Uuid, _>(self.signer_id)
+        .bind::<Uuid, _>(self.user_id)
+        .bind::<Bytea, _>(&self.code_mac)
+        .bind::<Text, _>(self.status)
+        .bind::<Bytea, _>(&self.plan_enc)
+        .bind::<Uuid, _>(self.certificate_id)
+        .bind::<Text, _>(&self.client_ip)
+        .bind::<Nullable<Text>, _>(&self.user_agent)
+        .bind::<Timestamptz, _>(self.created_at)
+        .bind::<Text, _>(TaskStatus::InProgress)
+        .bind::<Text, _>(SignerStatus::Pending)
+        .bind::<Integer, _>(max_tries)
+        .cached()
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+        Ok(match tried {
+            Some(Tried {
+                matched: true,
+                open: true,
+            }) => CodeTried::Recorded,
+            Some(Tried {
+                matched: true,
+                open: false,
+            }) => CodeTried::TurnEnded,
+            _ => CodeTried::Wrong,
+        })
     }
 
     /// The attempt made with this intent code, if any.
@@ -150,18 +224,18 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[Evidence]) -> QueryResult<()> {
+    pub async fn insert_many(mut conn: &AsyncPgConnection, rows: &[Evidence]) -> QueryResult<()> {
         // One shape per number of documents signed at once.
         diesel::insert_into(signature_evidence::table)
             .values(rows)
             .cached()
-            .execute(conn)
+            .execute(&mut conn)
             .await
             .map(drop)
     }
 
     pub async fn of_tasks(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         tasks: &[TaskId],
     ) -> QueryResult<Vec<Evidence>> {
         if let [task] = tasks {
@@ -170,14 +244,14 @@ impl Evidence {
                 .filter(signature_evidence::task_id.eq(*task))
                 .order(signature_evidence::signed_at.asc())
                 .select(Evidence::as_select())
-                .load(conn)
+                .load(&mut conn)
                 .await;
         }
         signature_evidence::table
             .filter(signature_evidence::task_id.eq_any(tasks))
             .order(signature_evidence::signed_at.asc())
             .select(Evidence::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 }

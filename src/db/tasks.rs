@@ -245,11 +245,11 @@ impl NewBatch {
 }
 
 impl Batch {
-    pub async fn find(conn: &mut AsyncPgConnection, id: BatchId) -> QueryResult<Batch> {
+    pub async fn find(mut conn: &AsyncPgConnection, id: BatchId) -> QueryResult<Batch> {
         signing_batches::table
             .find(id)
             .select(Batch::as_select())
-            .first(conn)
+            .first(&mut conn)
             .await
     }
 
@@ -299,14 +299,14 @@ impl Batch {
 impl Task {
     /// Every signer has signed: the task awaits its completion.
     pub async fn set_all_signed(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: TaskId,
         at: DateTime<Utc>,
     ) -> QueryResult<()> {
         diesel::update(signing_tasks::table.find(id))
             .set(signing_tasks::all_signed_at.eq(Some(at)))
             .cached()
-            .execute(conn)
+            .execute(&mut conn)
             .await
             .map(drop)
     }
@@ -347,14 +347,14 @@ impl Task {
 
     /// Replaces the task's sealed values (a signer completed some).
     pub async fn set_values(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: TaskId,
         values_enc: &[u8],
     ) -> QueryResult<()> {
         diesel::update(signing_tasks::table.find(id))
             .set(signing_tasks::values_enc.eq(values_enc))
             .cached()
-            .execute(conn)
+            .execute(&mut conn)
             .await
             .map(drop)
     }
@@ -468,11 +468,11 @@ impl Task {
         Ok(rows.into_iter().next().map_or(0, |c| c.count))
     }
 
-    pub async fn find(conn: &mut AsyncPgConnection, id: TaskId) -> QueryResult<Option<Task>> {
+    pub async fn find(mut conn: &AsyncPgConnection, id: TaskId) -> QueryResult<Option<Task>> {
         signing_tasks::table
             .find(id)
             .select(Task::as_select())
-            .first(conn)
+            .first(&mut conn)
             .await
             .optional()
     }
@@ -537,41 +537,9 @@ impl Task {
 }
 
 impl Signer {
-    /// Whether the task is in progress with `signer`'s turn open, the task
-    /// (and the signer's row) locked until the transaction ends; one
-    /// statement. Both rows are locked so that, after waiting, both are
-    /// read again as committed: a row only joined would be the one seen
-    /// before the wait.
-    pub async fn turn_locked(
-        conn: &mut AsyncPgConnection,
-        task: TaskId,
-        signer: SignerId,
-    ) -> QueryResult<bool> {
-        use diesel::sql_types::{Text, Uuid};
-        #[derive(QueryableByName)]
-        struct Open {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            open: bool,
-        }
-        let found: Option<Open> = diesel::sql_query(
-            "SELECT t.status = $3 AND s.status = $4 AS open \
-             FROM signing_tasks t JOIN task_signers s ON s.task_id = t.id \
-             WHERE t.id = $1 AND s.id = $2 FOR UPDATE OF t, s",
-        )
-        .bind::<Uuid, _>(task)
-        .bind::<Uuid, _>(signer)
-        .bind::<Text, _>(TaskStatus::InProgress)
-        .bind::<Text, _>(SignerStatus::Pending)
-        .cached()
-        .get_result(conn)
-        .await
-        .optional()?;
-        Ok(found.is_some_and(|f| f.open))
-    }
-
     /// Links a person named by phone to the account that acted for it.
     pub async fn link_user(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: SignerId,
         user: UserId,
     ) -> QueryResult<()> {
@@ -582,7 +550,7 @@ impl Signer {
         )
         .set(task_signers::user_id.eq(Some(user)))
         .cached()
-        .execute(conn)
+        .execute(&mut conn)
         .await
         .map(drop)
     }
@@ -591,7 +559,7 @@ impl Signer {
     /// person named by phone is linked to that account), and the turn of
     /// the `invited` signers comes; one statement.
     pub async fn set_signed(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: SignerId,
         user: Option<UserId>,
         at: DateTime<Utc>,
@@ -614,7 +582,7 @@ impl Signer {
         .bind::<Text, _>(SignerStatus::Pending)
         .bind::<Text, _>(PartyKind::Person)
         .cached()
-        .execute(conn)
+        .execute(&mut conn)
         .await
         .map(drop)
     }
@@ -650,7 +618,7 @@ impl Signer {
     }
 
     pub async fn of_tasks(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         tasks: &[TaskId],
     ) -> QueryResult<Vec<Signer>> {
         if let [task] = tasks {
@@ -660,14 +628,14 @@ impl Signer {
                 .filter(task_signers::task_id.eq(*task))
                 .order(task_signers::position)
                 .select(Signer::as_select())
-                .load(conn)
+                .load(&mut conn)
                 .await;
         }
         task_signers::table
             .filter(task_signers::task_id.eq_any(tasks))
             .order((task_signers::task_id, task_signers::position))
             .select(Signer::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 
@@ -704,20 +672,20 @@ impl Document {
     }
 
     pub async fn find(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: DocumentId,
     ) -> QueryResult<Option<Document>> {
         task_documents::table
             .find(id)
             .select(Document::as_select())
-            .first(conn)
+            .first(&mut conn)
             .await
             .optional()
     }
 
     /// The task's documents, each with the SHA-256 of its current file.
     pub async fn of_task_with_sha256(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         task: TaskId,
     ) -> QueryResult<Vec<(Document, Option<String>)>> {
         task_documents::table
@@ -725,12 +693,12 @@ impl Document {
             .filter(task_documents::task_id.eq(task))
             .order(task_documents::position)
             .select((Document::as_select(), files::sha256.nullable()))
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 
     pub async fn of_tasks(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         tasks: &[TaskId],
     ) -> QueryResult<Vec<Document>> {
         if let [task] = tasks {
@@ -739,21 +707,21 @@ impl Document {
                 .filter(task_documents::task_id.eq(*task))
                 .order(task_documents::position)
                 .select(Document::as_select())
-                .load(conn)
+                .load(&mut conn)
                 .await;
         }
         task_documents::table
             .filter(task_documents::task_id.eq_any(tasks))
             .order((task_documents::task_id, task_documents::position))
             .select(Document::as_select())
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 
     /// Records the stored file `sha256` and makes it the document's
     /// current version, in one statement.
     pub async fn set_new_file(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: DocumentId,
         file: &NewVersion<'_>,
         at: DateTime<Utc>,
@@ -776,7 +744,7 @@ impl Document {
         .bind::<Timestamptz, _>(at)
         .bind::<Uuid, _>(id)
         .cached()
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
         Ok(file_id)
     }

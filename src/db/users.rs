@@ -54,11 +54,11 @@ pub struct VerifiedIdentity<'a> {
 }
 
 impl User {
-    pub async fn find(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<User> {
+    pub async fn find(mut conn: &AsyncPgConnection, id: UserId) -> QueryResult<User> {
         users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
+            .first(&mut conn)
             .await
     }
 

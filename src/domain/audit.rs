@@ -8,11 +8,10 @@ use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::audit_logs::{AuditLog, NewAuditLog};
+use crate::db::audit_logs::{AuditLog, ChainHead, NewAuditLog};
 use crate::db::ids::UserId;
-use crate::db::locks::lock_key;
 use crate::domain::Services;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::pki::secrets::sha256;
 
 /// The hash a chain starts from.
@@ -79,17 +78,55 @@ fn row_hash(prev: &[u8], row: &RowFields<'_>) -> Vec<u8> {
 }
 
 /// Appends `entry` to its chain inside the caller's transaction. Appends to
-/// one chain are serialised by a transaction-scoped lock.
+/// one chain queue on the chain's head, locked until the commit.
 pub async fn record(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     entry: Entry<'_>,
 ) -> AppResult<()> {
-    let chain_key = entry.enterprise.map(|e| e.to_string()).unwrap_or_default();
-    lock_key(conn, "audit-chain", &chain_key).await?;
-    let prev = AuditLog::last_hash(conn, entry.enterprise)
+    let head = lock_head(conn, entry.enterprise).await?;
+    append(conn, svc, head, entry).await
+}
+
+/// A chain's newest hash, locked by [`lock_head`] until the transaction
+/// ends; [`append`] links the chain's next row to it.
+pub struct Head {
+    chain: Option<Uuid>,
+    hash: Vec<u8>,
+}
+
+fn head_key(chain: Option<Uuid>) -> Uuid {
+    chain.unwrap_or(Uuid::nil())
+}
+
+/// Locks the head of `chain` (an enterprise's, or the platform's for
+/// None). Statements on a shared connection may be pipelined with it.
+pub async fn lock_head(conn: &AsyncPgConnection, chain: Option<Uuid>) -> AppResult<Head> {
+    let key = head_key(chain);
+    if let Some(hash) = ChainHead::lock(conn, key).await? {
+        return Ok(Head { chain, hash });
+    }
+    // The chain's first row. A concurrent first append waits for this
+    // insert and then locks the committed head.
+    ChainHead::start(conn, key, &GENESIS).await?;
+    let hash = ChainHead::lock(conn, key)
         .await?
-        .unwrap_or_else(|| GENESIS.to_vec());
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("an audit chain head vanished")))?;
+    Ok(Head { chain, hash })
+}
+
+/// Appends `entry` after `head`, and moves the head to it.
+pub async fn append(
+    conn: &AsyncPgConnection,
+    svc: &Services<'_>,
+    head: Head,
+    entry: Entry<'_>,
+) -> AppResult<()> {
+    if head.chain != entry.enterprise {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "an audit entry for another chain than the head locked"
+        )));
+    }
     // Stored with microsecond precision, so hash exactly that.
     let at = svc.clock.now().trunc_subsecs(6);
     let fields = RowFields {
@@ -102,8 +139,8 @@ pub async fn record(
         details: &entry.details,
         client_ip: entry.client_ip,
     };
-    let hash = row_hash(&prev, &fields);
-    AuditLog::insert(
+    let hash = row_hash(&head.hash, &fields);
+    AuditLog::append(
         conn,
         &NewAuditLog {
             chain: entry.enterprise,
@@ -114,9 +151,10 @@ pub async fn record(
             target_id: fields.target_id,
             details: &entry.details,
             client_ip: entry.client_ip,
-            prev_hash: &prev,
+            prev_hash: &head.hash,
             hash: &hash,
         },
+        head_key(entry.enterprise),
     )
     .await?;
     Ok(())
@@ -128,10 +166,23 @@ pub struct Verification {
     pub rows_checked: u64,
     /// The id of the first row whose link or hash does not hold.
     pub first_broken: Option<i64>,
+    /// Chains (None: the platform's) that do not end at their head: rows
+    /// removed from the end, or a head moved without its row.
+    pub broken_heads: Vec<Option<Uuid>>,
 }
 
-/// Recomputes every chain from its first row.
+/// Recomputes every chain from its first row, then checks that each ends
+/// at its head; all in one snapshot, so appends meanwhile do not matter.
 pub async fn verify(conn: &mut AsyncPgConnection) -> AppResult<Verification> {
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |conn| verify_in_snapshot(conn).await)
+        .await
+}
+
+async fn verify_in_snapshot(conn: &mut AsyncPgConnection) -> AppResult<Verification> {
+    let heads: HashMap<Uuid, Vec<u8>> = ChainHead::all(conn).await?.into_iter().collect();
     let mut last: HashMap<Option<Uuid>, Vec<u8>> = HashMap::new();
     let mut after = 0;
     let mut checked = 0;
@@ -141,6 +192,7 @@ pub async fn verify(conn: &mut AsyncPgConnection) -> AppResult<Verification> {
             return Ok(Verification {
                 rows_checked: checked,
                 first_broken: None,
+                broken_heads: broken_heads(&heads, &last),
             });
         }
         for row in page {
@@ -164,11 +216,33 @@ pub async fn verify(conn: &mut AsyncPgConnection) -> AppResult<Verification> {
                 return Ok(Verification {
                     rows_checked: checked,
                     first_broken: Some(row.id),
+                    broken_heads: Vec::new(),
                 });
             }
             last.insert(row.chain, row.hash);
         }
     }
+}
+
+/// The chains that do not end at their head (a chain with rows needs
+/// one; a head without rows stays at the start).
+fn broken_heads(
+    heads: &HashMap<Uuid, Vec<u8>>,
+    last: &HashMap<Option<Uuid>, Vec<u8>>,
+) -> Vec<Option<Uuid>> {
+    let mut broken: Vec<Option<Uuid>> = last
+        .iter()
+        .filter(|(chain, hash)| heads.get(&head_key(**chain)) != Some(*hash))
+        .map(|(chain, _)| *chain)
+        .collect();
+    for (key, hash) in heads {
+        let chain = (*key != Uuid::nil()).then_some(*key);
+        if !last.contains_key(&chain) && hash.as_slice() != GENESIS {
+            broken.push(chain);
+        }
+    }
+    broken.sort();
+    broken
 }
 
 #[cfg(test)]

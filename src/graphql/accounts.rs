@@ -209,8 +209,8 @@ impl User {
         if !self.is_viewer {
             return Ok(Vec::new());
         }
-        let mut conn = ctx.conn().await?;
-        let rows = crate::db::seals::Seal::of_person(&mut conn, self.user.id)
+        let conn = ctx.conn().await?;
+        let rows = crate::db::seals::Seal::of_person(&conn, self.user.id)
             .await
             .map_err(crate::error::AppError::from)?;
         Ok(rows

@@ -595,7 +595,7 @@ impl CertificationSubscription {
                                     .await?;
                             // Each step as it happened, even if the next followed at once.
                             order.status = status;
-                            let enterprise = Enterprise::find(&mut conn, order.enterprise_id)
+                            let enterprise = Enterprise::find(&conn, order.enterprise_id)
                                 .await
                                 .map_err(AppError::from)?;
                             Ok::<_, AppError>(CertificateOrder {

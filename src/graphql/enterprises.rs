@@ -326,8 +326,8 @@ impl Enterprise {
 
     /// The enterprise's certificates, newest first.
     async fn certificates(&self, ctx: &Context<'_>) -> Result<Vec<Certificate>> {
-        let mut conn = ctx.conn().await?;
-        let list = crate::db::certificates::Certificate::of_enterprise(&mut conn, self.row.id)
+        let conn = ctx.conn().await?;
+        let list = crate::db::certificates::Certificate::of_enterprise(&conn, self.row.id)
             .await
             .map_err(AppError::from)?;
         Ok(list.into_iter().map(Certificate).collect())
@@ -741,7 +741,7 @@ impl EnterprisesMutation {
             .map_err(AppError::from)?
             .ok_or(AppError::NotFound("member"))?;
         let granted = membership::granted_business_types(&mut conn, enterprise, member).await?;
-        let enterprise_row = EnterpriseRow::find(&mut conn, enterprise)
+        let enterprise_row = EnterpriseRow::find(&conn, enterprise)
             .await
             .map_err(AppError::from)?;
         drop(conn);

@@ -232,7 +232,7 @@ fn concerns(change: &BoxChange, space: Space, viewer: &Viewer, phone: &str) -> b
 
 async fn load_task(app: &crate::app::App, id: TaskId) -> Result<SigningTask, AppError> {
     let mut conn = app.pool.get().await?;
-    let task = Task::find(&mut conn, id)
+    let task = Task::find(&conn, id)
         .await?
         .ok_or(AppError::NotFound("task"))?;
     views(&mut conn, vec![task])
@@ -313,7 +313,7 @@ impl SigningSubscription {
             if let Space::Enterprise(id) = space {
                 crate::domain::membership::member_of(&mut conn, &viewer, id).await?;
             }
-            User::find(&mut conn, viewer.user_id)
+            User::find(&conn, viewer.user_id)
                 .await
                 .map_err(AppError::from)?
                 .phone

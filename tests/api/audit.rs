@@ -97,6 +97,40 @@ async fn a_row_edited_behind_the_triggers_back_breaks_the_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_tail_removed_behind_the_triggers_back_is_found_by_its_head() {
+    let t = TestApp::spawn().await;
+    t.verified_person("13800000705", "410105199003074510").await;
+    t.verified_person("13800000706", "11010519491231002X").await;
+    let mut conn = t.conn().await;
+    let rows: Vec<(i64, Option<uuid::Uuid>)> = audit_logs::table
+        .order(audit_logs::id)
+        .select((audit_logs::id, audit_logs::chain))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
+    assert_eq!(report.first_broken, None);
+    assert!(report.broken_heads.is_empty(), "{report:?}");
+    let (last, chain) = rows[1];
+    conn.batch_execute(&format!(
+        "ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_or_delete; \
+         DELETE FROM audit_logs WHERE id = {last}; \
+         ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_or_delete;"
+    ))
+    .await
+    .unwrap();
+    // What is left links up; only the head knows a row is gone.
+    let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
+    assert_eq!(report.first_broken, None);
+    assert_eq!(report.broken_heads, vec![chain]);
+    let verified = cli(&t, &["audit", "verify"]).await;
+    assert_eq!(verified.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verified.stderr);
+    assert!(stderr.contains("do not end at their heads"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn roles_are_granted_only_to_existing_accounts() {
     let t = TestApp::spawn().await;
     let refused = cli(

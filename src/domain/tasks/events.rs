@@ -163,7 +163,7 @@ pub struct Happened {
 /// Publishes what happened to `task` and the box changes between
 /// `before` and `after`, inside the caller's transaction.
 pub async fn publish(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     svc: &Services<'_>,
     task: TaskId,
     happened: Vec<Happened>,

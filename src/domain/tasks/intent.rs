@@ -6,6 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use crate::db::ids::TaskId;
 use crate::db::outbox::SmsMessage;
+use crate::db::signing::{Attempt, CodeTried};
 use crate::db::signing_codes::SigningCode;
 use crate::domain::accounts::phone::mask_phone;
 use crate::domain::accounts::sms_codes::{
@@ -39,18 +40,21 @@ pub async fn send(
             let user = turn.user;
             let code = fresh_code()?;
             let now = svc.clock.now();
-            SigningCode::replace(
-                conn,
-                task.id,
-                user.id,
-                &user.phone,
-                &code_hash(svc, task.id, viewer, &code)?,
-                now + CODE_TTL,
-                now,
-            )
-            .await?;
+            let hash = code_hash(svc, task.id, viewer, &code)?;
             let body = texts::signing_code(&task.title, &code);
-            SmsMessage::enqueue(conn, &user.phone, &body, true, Some(now + CODE_TTL)).await?;
+            // Two independent writes, pipelined.
+            futures_util::try_join!(
+                SigningCode::replace(
+                    conn,
+                    task.id,
+                    user.id,
+                    &user.phone,
+                    &hash,
+                    now + CODE_TTL,
+                    now
+                ),
+                SmsMessage::enqueue(conn, &user.phone, &body, true, Some(now + CODE_TTL)),
+            )?;
             // Last: the limits' locks (phone, network) are held until the
             // commit, and a refusal rolls the code back.
             let resend_after = check_send_limits(conn, svc, meta, &user.phone).await?;
@@ -91,26 +95,17 @@ pub fn code_mac(
     code_hash(svc, task, viewer, checked_format(code)?)
 }
 
-/// Tries the viewer's live code for `task` inside the caller's
-/// transaction: true when `mac` is its keyed hash and it is now used up;
-/// false when it is wrong (counted as a try: the caller must commit and
-/// refuse with [`wrong`]), or there is no live code with tries left. The
-/// code's row stays locked, so tries of one code are counted one by one.
-pub async fn use_up(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    viewer: &Viewer,
-    task: TaskId,
-    mac: &[u8],
-) -> AppResult<bool> {
-    let tried = SigningCode::use_code(
-        conn,
-        task,
-        viewer.user_id,
-        mac,
-        MAX_ATTEMPTS,
-        svc.clock.now(),
-    )
-    .await?;
-    Ok(tried == Some(true))
+/// Records `attempt` if its `code_mac` is the keyed hash of the viewer's
+/// live code for the task and the signer's turn is still open, using the
+/// code up; a wrong code counts as a try and is refused with [`wrong`].
+/// One statement, committed by itself, so tries of one code are counted
+/// one by one.
+pub async fn record_attempt(conn: &AsyncPgConnection, attempt: &Attempt) -> AppResult<()> {
+    match attempt.record_with_code(conn, MAX_ATTEMPTS).await? {
+        CodeTried::Recorded => Ok(()),
+        CodeTried::TurnEnded => Err(AppError::Conflict(
+            "the task moved on meanwhile; look at it again".into(),
+        )),
+        CodeTried::Wrong => Err(wrong()),
+    }
 }

@@ -3,13 +3,14 @@
 //! of a signing enterprise who holds a granted, enabled seal of a kind its
 //! role stamps. Signing and refusing both ask here.
 
+use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
 use crate::db::enterprises::Memberships;
 use crate::db::enums::{
     EnterpriseStatus, MemberRole, PartyKind, RealNameStatus, SignerStatus, TaskStatus,
 };
-use crate::db::ids::EnterpriseId;
+use crate::db::ids::{EnterpriseId, TaskId};
 use crate::db::tasks::{Signer, Task};
 use crate::db::users::User;
 use crate::domain::Viewer;
@@ -53,27 +54,30 @@ fn person(user: &User, task: &Task, signers: &[Signer]) -> AppResult<Option<Sign
 async fn enterprises(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
-    user: &User,
     task: &Task,
-    signers: &[Signer],
+    read: &Read,
 ) -> AppResult<Vec<(Signer, MemberRole)>> {
     let mut acting = Vec::new();
-    for signer in signers
+    for signer in read
+        .signers
         .iter()
         .filter(|s| s.task_id == task.id && s.kind == PartyKind::Enterprise)
     {
         let Some(enterprise) = signer.enterprise_id else {
             continue;
         };
-        let Some((role, status)) =
-            Memberships::role_and_status(conn, enterprise, viewer.user_id).await?
+        let Some((role, status)) = read
+            .memberships
+            .iter()
+            .find(|(e, _, _)| *e == enterprise)
+            .map(|(_, role, status)| (*role, *status))
         else {
             continue;
         };
         // The ADMIN acts for every signer of its enterprise in a task in
         // progress (the Acting rule without its member conditions).
         let visible = (role == MemberRole::Admin && task.status == TaskStatus::InProgress)
-            || inbox::acting_in(conn, viewer, &user.phone, enterprise, role, task.id).await?;
+            || inbox::acting_in(conn, viewer, &read.user.phone, enterprise, role, task.id).await?;
         if visible {
             if status != EnterpriseStatus::Certified {
                 return Err(AppError::Conflict(
@@ -84,6 +88,31 @@ async fn enterprises(
         }
     }
     Ok(acting)
+}
+
+/// What the turn checks read about a task and the viewer.
+struct Read {
+    signers: Vec<Signer>,
+    user: User,
+    /// The viewer's role in each enterprise signing the task, and the
+    /// enterprise's status.
+    memberships: Vec<(EnterpriseId, MemberRole, EnterpriseStatus)>,
+}
+
+/// What the turn checks on task `id` need, in one round trip (statements
+/// on a shared connection are pipelined).
+async fn read(conn: &AsyncPgConnection, viewer: &Viewer, id: TaskId) -> QueryResult<Read> {
+    let ids = [id];
+    let (signers, user, memberships) = futures_util::try_join!(
+        Signer::of_tasks(conn, &ids),
+        User::find(conn, viewer.user_id),
+        Memberships::in_task(conn, id, viewer.user_id),
+    )?;
+    Ok(Read {
+        signers,
+        user,
+        memberships,
+    })
 }
 
 /// Whose turn the viewer may take on a task, and what was read to know it.
@@ -112,14 +141,29 @@ pub async fn pending(
     viewer: &Viewer,
     task: &Task,
 ) -> AppResult<Turn> {
+    open(task)?;
+    let read = read(conn, viewer, task.id).await?;
+    turn(conn, viewer, task, read).await
+}
+
+fn open(task: &Task) -> AppResult<()> {
     if task.status != TaskStatus::InProgress || task.ready_at.is_none() {
         return Err(AppError::Conflict("the task cannot be signed now".into()));
     }
-    let signers = Signer::of_tasks(conn, &[task.id]).await?;
-    let user = User::find(conn, viewer.user_id).await?;
-    let mut acting: Vec<Signer> = person(&user, task, &signers)?.into_iter().collect();
+    Ok(())
+}
+
+async fn turn(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    task: &Task,
+    read: Read,
+) -> AppResult<Turn> {
+    let mut acting: Vec<Signer> = person(&read.user, task, &read.signers)?
+        .into_iter()
+        .collect();
     let mut roles = Vec::new();
-    for (signer, role) in enterprises(conn, viewer, &user, task, &signers).await? {
+    for (signer, role) in enterprises(conn, viewer, task, &read).await? {
         if let Some(enterprise) = signer.enterprise_id {
             roles.push((enterprise, role));
         }
@@ -141,7 +185,7 @@ pub async fn pending(
     }
     Ok(Turn {
         signers: pending,
-        user,
+        user: read.user,
         roles,
     })
 }
@@ -151,23 +195,16 @@ pub async fn pending(
 pub async fn pending_or_hidden(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
-    id: crate::db::ids::TaskId,
+    id: TaskId,
 ) -> AppResult<(Task, Turn)> {
-    let task = Task::find(conn, id)
-        .await?
-        .ok_or(AppError::NotFound("task"))?;
-    let turn = pending_or_hidden_of(conn, viewer, &task).await?;
-    Ok((task, turn))
-}
-
-/// `pending_or_hidden` for a task already read.
-pub async fn pending_or_hidden_of(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    task: &Task,
-) -> AppResult<Turn> {
-    match pending(conn, viewer, task).await {
-        Ok(turn) => Ok(turn),
+    let (task, read) = futures_util::try_join!(Task::find(conn, id), read(conn, viewer, id))?;
+    let task = task.ok_or(AppError::NotFound("task"))?;
+    let checked = match open(&task) {
+        Ok(()) => turn(conn, viewer, &task, read).await,
+        Err(refused) => Err(refused),
+    };
+    match checked {
+        Ok(turn) => Ok((task, turn)),
         Err(refused) => {
             inbox::find(conn, viewer, task.id).await?;
             Err(refused)

@@ -33,7 +33,7 @@ use crate::db::ids::UserId;
 use crate::db::ids::{DocumentId, EnterpriseId, FileId, SealId, SealSlotId, TaskId};
 use crate::db::signing::Attempt;
 use crate::db::tasks::{Document, NewVersion, Task};
-use crate::domain::tasks::{inbox, intent};
+use crate::domain::tasks::{inbox, intent, parties};
 use crate::domain::{RequestMeta, Services, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::pdf::fill::OwnedFieldText;
@@ -151,32 +151,37 @@ pub async fn sign(
     viewer: &Viewer,
     input: SignInput,
 ) -> AppResult<Task> {
-    let task = Task::find(conn, input.task)
-        .await?
-        .ok_or(AppError::NotFound("task"))?;
-    let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
+    // Whose turn it is before the code, so a signer out of turn hears why.
+    let prepared = match parties::pending_or_hidden(conn, viewer, input.task).await {
+        Ok((task, turn)) => prepare::prepare(conn, svc, meta, viewer, &task, turn, &input).await,
+        Err(refused) => Err(refused),
+    };
     // A call refused because its code was used already may be a retry, or
     // a double submit racing this one: an attempt with this code proves
     // the viewer signed here, so it is carried on. Only a fresh attempt
     // checked that the viewer still sees the task.
-    let (attempt, known, fresh) =
-        match prepare::prepare(conn, svc, meta, viewer, &task, &input).await {
-            Ok((attempt, known)) => (attempt, known, true),
-            Err(refused) => match Attempt::by_code(conn, task.id, viewer.user_id, &mac).await? {
+    let (attempt, known, fresh) = match prepared {
+        Ok((attempt, known)) => (attempt, known, true),
+        Err(refused) => {
+            let Ok(mac) = intent::code_mac(svc, input.task, viewer, &input.sms_code) else {
+                return Err(refused);
+            };
+            match Attempt::by_code(conn, input.task, viewer.user_id, &mac).await? {
                 Some(earlier) => (earlier, Known::default(), false),
                 None => return Err(refused),
-            },
-        };
+            }
+        }
+    };
     let untouched = carry_on(conn, svc, attempt, known).await?;
     if fresh {
         match untouched {
             Some(task) => Ok(task),
-            None => Task::find(conn, task.id)
+            None => Task::find(conn, input.task)
                 .await?
                 .ok_or(AppError::NotFound("task")),
         }
     } else {
-        inbox::find(conn, viewer, task.id).await
+        inbox::find(conn, viewer, input.task).await
     }
 }
 
@@ -229,7 +234,7 @@ pub async fn carry_on(
 
 /// Makes the stored blob `sha256` the document's current version.
 pub(crate) async fn new_version(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     document: &Document,
     sha256: &str,
     size: i64,

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures_util::future::BoxFuture;
 
 use crate::db::certificates::Certificate;
 use crate::db::enterprises::Enterprise;
@@ -47,7 +48,21 @@ pub async fn apply(
                 .await?
                 .pop()
                 .ok_or(AppError::NotFound("task"))?;
-            let signers = Signer::of_tasks(conn, &[task.id]).await?;
+            let ids = [task.id];
+            // Read under the task's lock, pipelined. The initiator's name
+            // is needed only for invitations, which only SEQUENTIAL order
+            // makes.
+            let sequential = task.sign_order == SignOrder::Sequential;
+            let (signers, documents, initiator) = futures_util::try_join!(
+                Signer::of_tasks(conn, &ids),
+                Document::of_tasks(conn, &ids),
+                async {
+                    match sequential {
+                        true => Enterprise::find(&*conn, task.enterprise_id).await.map(Some),
+                        false => Ok(None),
+                    }
+                },
+            )?;
             let signer = signers
                 .iter()
                 .find(|s| s.id == attempt.signer_id)
@@ -63,7 +78,6 @@ pub async fn apply(
                 .await?;
                 return Ok(None);
             }
-            let documents = Document::of_tasks(conn, &[task.id]).await?;
             let moved = revisions.iter().any(|r| {
                 documents
                     .iter()
@@ -82,21 +96,13 @@ pub async fn apply(
             } else {
                 plan.certificate_serial.clone()
             };
-            let mut evidence = Vec::with_capacity(revisions.len());
-            for revision in revisions {
-                let Some(document) = documents.iter().find(|d| d.id == revision.document) else {
-                    continue;
-                };
-                new_version(
-                    conn,
-                    document,
-                    &revision.after_sha256,
-                    revision.size,
-                    Some(attempt.user_id),
-                    now,
-                )
-                .await?;
-                evidence.push(Evidence {
+            let signed: Vec<(&Document, &SignedRevision)> = revisions
+                .iter()
+                .filter_map(|r| Some((documents.iter().find(|d| d.id == r.document)?, r)))
+                .collect();
+            let evidence: Vec<Evidence> = signed
+                .iter()
+                .map(|(document, revision)| Evidence {
                     id: EvidenceId::new(),
                     attempt_id: attempt.id,
                     task_id: task.id,
@@ -110,10 +116,9 @@ pub async fn apply(
                     sha256_after: revision.after_sha256.clone(),
                     certificate_serial: serial.clone(),
                     signed_at: now,
-                });
-            }
-            Evidence::insert_many(conn, &evidence).await?;
-            let merged = merge_values(conn, svc, &task, plan.values).await?;
+                })
+                .collect();
+            let merged = merged_values(svc, &task, plan.values)?;
 
             let before = Snapshot::of(&task, &signers);
             let mut happened = Vec::new();
@@ -121,12 +126,13 @@ pub async fn apply(
                 own_documents_signed(conn, &task, signer, &documents, revisions).await?;
             let person = (signer.kind == PartyKind::Person).then_some(attempt.user_id);
             let mut invited = Vec::new();
-            // The state after, kept in step with the updates below.
+            // The state after, kept in step with the writes below.
             let mut after = signers.clone();
             let mut task_after = task.clone();
-            if let Some(sealed) = merged {
-                task_after.values_enc = sealed;
+            if let Some(sealed) = &merged {
+                task_after.values_enc = sealed.clone();
             }
+            let mut all_signed = false;
             if signed_all {
                 for s in after.iter_mut().filter(|s| s.id == signer.id) {
                     s.status = SignerStatus::Signed;
@@ -137,9 +143,9 @@ pub async fn apply(
                     signer: Some(signer.id),
                 });
                 if after.iter().all(|s| s.status == SignerStatus::Signed) {
-                    Task::set_all_signed(conn, task.id, now).await?;
+                    all_signed = true;
                     task_after.all_signed_at = Some(now);
-                } else if task.sign_order == SignOrder::Sequential {
+                } else if sequential {
                     invited = next_step(&after);
                     for s in after.iter_mut().filter(|s| invited.contains(&s.id)) {
                         s.status = SignerStatus::Pending;
@@ -151,30 +157,83 @@ pub async fn apply(
                         });
                     }
                 }
-                Signer::set_signed(conn, signer.id, person, now, &invited).await?;
             } else if let Some(user) = person {
-                Signer::link_user(conn, signer.id, user).await?;
                 for s in after.iter_mut().filter(|s| s.id == signer.id) {
                     s.user_id = Some(user);
                 }
             }
-            invite(conn, svc, &task, &signers, &invited).await?;
-            events::publish(
-                conn,
+            let invitations = match &initiator {
+                Some(initiator) => invitations(svc, &task, &initiator.name, &signers, &invited),
+                None => Vec::new(),
+            };
+
+            // The writes are independent of one another (the task's lock
+            // keeps others off these rows), so they go out pipelined.
+            let after_snapshot = Snapshot::of(&task_after, &after);
+            let shared: &AsyncPgConnection = conn;
+            let mut writes: Vec<BoxFuture<'_, AppResult<()>>> = Vec::new();
+            for (document, revision) in &signed {
+                writes.push(Box::pin(async move {
+                    new_version(
+                        shared,
+                        document,
+                        &revision.after_sha256,
+                        revision.size,
+                        Some(attempt.user_id),
+                        now,
+                    )
+                    .await
+                }));
+            }
+            writes.push(Box::pin(async {
+                Ok(Evidence::insert_many(shared, &evidence).await?)
+            }));
+            if let Some(sealed) = &merged {
+                writes.push(Box::pin(async move {
+                    Ok(Task::set_values(shared, task.id, sealed).await?)
+                }));
+            }
+            if all_signed {
+                writes.push(Box::pin(async move {
+                    Ok(Task::set_all_signed(shared, task.id, now).await?)
+                }));
+            }
+            if signed_all {
+                writes.push(Box::pin(async {
+                    Ok(Signer::set_signed(shared, signer.id, person, now, &invited).await?)
+                }));
+            } else if let Some(user) = person {
+                writes.push(Box::pin(async move {
+                    Ok(Signer::link_user(shared, signer.id, user).await?)
+                }));
+            }
+            for (phone, body) in &invitations {
+                writes.push(Box::pin(async move {
+                    SmsMessage::enqueue(shared, phone, body, false, task.deadline).await?;
+                    Ok(())
+                }));
+            }
+            writes.push(Box::pin(events::publish(
+                shared,
                 svc,
                 task.id,
                 happened,
                 &before,
-                &Snapshot::of(&task_after, &after),
+                &after_snapshot,
                 now,
-            )
-            .await?;
-            // Last: the audit chain's lock is held until the commit.
-            audit::record(
+            )));
+            // Last: the audit chain's head stays locked until the commit.
+            let chain = Some(task.enterprise_id.0);
+            let (_, head) = futures_util::try_join!(
+                futures_util::future::try_join_all(writes),
+                audit::lock_head(shared, chain),
+            )?;
+            audit::append(
                 conn,
                 svc,
+                head,
                 audit::Entry {
-                    enterprise: Some(task.enterprise_id.0),
+                    enterprise: chain,
                     actor: Some(attempt.user_id),
                     action: "task.sign",
                     target_type: "signing_task",
@@ -189,7 +248,7 @@ pub async fn apply(
                 },
             )
             .await?;
-            Ok::<_, AppError>(Some((attempt, task_after, !invited.is_empty())))
+            Ok::<_, AppError>(Some((attempt, task_after, !invitations.is_empty())))
         })
         .await?;
     match outcome {
@@ -226,14 +285,17 @@ async fn own_documents_signed(
     if own.iter().all(|d| signed_now.contains(d)) {
         return Ok(true);
     }
-    // Some were signed in earlier calls, or are still to sign.
+    // Some were signed in earlier calls (this call's evidence is not
+    // written yet), or are still to sign.
     let signed: HashSet<_> = Evidence::of_tasks(conn, &[task.id])
         .await?
         .into_iter()
         .filter(|e| e.signer_id == signer.id)
         .map(|e| e.document_id)
         .collect();
-    Ok(own.iter().all(|d| signed.contains(d)))
+    Ok(own
+        .iter()
+        .all(|d| signed.contains(d) || signed_now.contains(d)))
 }
 
 /// In SEQUENTIAL order: the waiting signers of the lowest step not yet
@@ -262,28 +324,43 @@ pub(crate) async fn invite(
     signers: &[Signer],
     invited: &[SignerId],
 ) -> AppResult<()> {
-    let people: Vec<&Signer> = signers
+    let people = signers
         .iter()
-        .filter(|s| invited.contains(&s.id) && s.kind == PartyKind::Person)
-        .collect();
-    if people.is_empty() {
+        .any(|s| invited.contains(&s.id) && s.kind == PartyKind::Person);
+    if !people {
         return Ok(());
     }
     let initiator = Enterprise::find(conn, task.enterprise_id).await?;
-    for signer in people {
-        if let Some(phone) = &signer.person_phone {
-            let link = format!("{}/tasks/{}", svc.config.public_base_url(), task.id);
-            let body = texts::signing_invitation(&initiator.name, &task.title, &link);
-            SmsMessage::enqueue(conn, phone, &body, false, task.deadline).await?;
-        }
+    for (phone, body) in invitations(svc, task, &initiator.name, signers, invited) {
+        SmsMessage::enqueue(conn, &phone, &body, false, task.deadline).await?;
     }
     Ok(())
 }
 
-/// The values the signer completed join the task's (sealed) values; the
-/// new sealed values, if any.
-async fn merge_values(
-    conn: &mut AsyncPgConnection,
+/// The signing links for the people among the newly pending signers, as
+/// (phone, text).
+fn invitations(
+    svc: &Services<'_>,
+    task: &Task,
+    initiator: &str,
+    signers: &[Signer],
+    invited: &[SignerId],
+) -> Vec<(String, String)> {
+    let link = format!("{}/tasks/{}", svc.config.public_base_url(), task.id);
+    signers
+        .iter()
+        .filter(|s| invited.contains(&s.id) && s.kind == PartyKind::Person)
+        .filter_map(|s| s.person_phone.clone())
+        .map(|phone| {
+            let body = texts::signing_invitation(initiator, &task.title, &link);
+            (phone, body)
+        })
+        .collect()
+}
+
+/// The values the signer completed joined to the task's, sealed; None when
+/// it completed none.
+fn merged_values(
     svc: &Services<'_>,
     task: &Task,
     completed: BTreeMap<String, String>,
@@ -303,6 +380,5 @@ async fn merge_values(
         .keys
         .seal(&json, VALUES_CONTEXT)
         .map_err(AppError::internal)?;
-    Task::set_values(conn, task.id, &sealed).await?;
     Ok(Some(sealed))
 }

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 
 use crate::db::certificates::Certificate;
 use crate::db::enums::{
@@ -22,12 +23,13 @@ use crate::db::templates::{Role, Template, TemplateField};
 use crate::db::users::User;
 use crate::domain::tasks::fill::field_texts;
 use crate::domain::tasks::initiate::VALUES_CONTEXT;
+use crate::domain::tasks::intent;
+use crate::domain::tasks::parties::Turn;
 use crate::domain::tasks::signing::{
     CrossPagePlan, DocumentPlan, Known, PLAN_CONTEXT, PlacementInput, SignInput, SigningPlan,
     StampImage, StampPlan,
 };
 use crate::domain::tasks::values::{Cell, normalize};
-use crate::domain::tasks::{intent, parties};
 use crate::domain::templates::frozen::{Frozen as Loaded, frozen};
 use crate::domain::templates::{slot_size, stamps};
 use crate::domain::{RequestMeta, Services, Viewer, certificates, seals};
@@ -49,14 +51,32 @@ pub async fn prepare(
     meta: &RequestMeta,
     viewer: &Viewer,
     task: &Task,
+    turn: Turn,
     input: &SignInput,
 ) -> AppResult<(Attempt, Known)> {
-    // Whose turn it is before the code, so a signer out of turn hears why.
-    let turn = parties::pending_or_hidden_of(conn, viewer, task).await?;
     let signer = choose(&turn.signers, input)?;
-    let certificate = certificate_for(conn, svc, &turn.user, &signer).await?;
     let role = signer.enterprise_id.and_then(|e| turn.role_in(e));
-    let (mut plan, documents) = plan(conn, svc, viewer, task, &signer, role, input).await?;
+    if input.placements.len() > MAX_PLACEMENTS {
+        return Err(AppError::bad_input(
+            "placements",
+            format!("at most {MAX_PLACEMENTS} placements"),
+        ));
+    }
+    // Independent reads, pipelined on the shared connection.
+    let ids = [task.id];
+    let (certificates, documents, evidence, seals) = futures_util::try_join!(
+        certificates_of(conn, &turn.user, &signer),
+        Document::of_task_with_sha256(conn, task.id),
+        Evidence::of_tasks(conn, &ids),
+        seals_of(conn, viewer, &signer, role),
+    )?;
+    let certificate = certificate_for(conn, svc, &turn.user, &signer, certificates).await?;
+    let read = Read {
+        documents,
+        evidence,
+        seals: usable(svc, &signer, seals),
+    };
+    let (mut plan, documents) = plan(conn, svc, task, &signer, read, input).await?;
     plan.certificate_serial = certificate.serial_hex.clone();
     let plan_json = serde_json::to_vec(&plan).map_err(AppError::internal)?;
     let plan_enc = svc
@@ -64,51 +84,33 @@ pub async fn prepare(
         .seal(&plan_json, PLAN_CONTEXT)
         .map_err(AppError::internal)?;
     let mac = intent::code_mac(svc, task.id, viewer, &input.sms_code)?;
-    let recorded = conn
-        .transaction(async |conn| {
-            // The code first: a wrong one counts as a try, kept by the
-            // commit that follows.
-            if !intent::use_up(conn, svc, viewer, task.id, &mac).await? {
-                return Ok(None);
-            }
-            // The plan holds while the signer's turn does: `apply` re-checks
-            // the documents' versions.
-            if !Signer::turn_locked(conn, task.id, signer.id).await? {
-                return Err(AppError::Conflict(
-                    "the task moved on meanwhile; look at it again".into(),
-                ));
-            }
-            let now = svc.clock.now();
-            let attempt = Attempt {
-                id: AttemptId::new(),
-                task_id: task.id,
-                signer_id: signer.id,
-                user_id: viewer.user_id,
-                code_mac: mac.clone(),
-                status: AttemptStatus::Prepared,
-                plan_enc,
-                certificate_id: certificate.id,
-                client_ip: meta.client_ip.clone(),
-                user_agent: meta.user_agent.clone(),
-                revisions: None,
-                error: None,
-                created_at: now,
-                updated_at: now,
-            };
-            attempt.insert(conn).await?;
-            Ok(Some(attempt))
-        })
-        .await?;
-    match recorded {
-        Some(attempt) => Ok((
-            attempt,
-            Known {
-                certificate: Some(certificate),
-                documents: Some(documents),
-            },
-        )),
-        None => Err(intent::wrong()),
-    }
+    let now = svc.clock.now();
+    let attempt = Attempt {
+        id: AttemptId::new(),
+        task_id: task.id,
+        signer_id: signer.id,
+        user_id: viewer.user_id,
+        code_mac: mac,
+        status: AttemptStatus::Prepared,
+        plan_enc,
+        certificate_id: certificate.id,
+        client_ip: meta.client_ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        revisions: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    // The plan holds while the signer's turn does: `apply` re-checks the
+    // documents' versions.
+    intent::record_attempt(conn, &attempt).await?;
+    Ok((
+        attempt,
+        Known {
+            certificate: Some(certificate),
+            documents: Some(documents),
+        },
+    ))
 }
 
 /// The pending signer the call is for: the enterprise named, else the
@@ -135,32 +137,36 @@ fn choose(pending: &[Signer], input: &SignInput) -> AppResult<Signer> {
     })
 }
 
-/// The signer's cloud certificate: the person's own (issued now if it has
-/// none that is valid), or the enterprise's.
+/// The certificates the signer may sign with: the person's own, or the
+/// enterprise's.
+async fn certificates_of(
+    conn: &AsyncPgConnection,
+    user: &User,
+    signer: &Signer,
+) -> QueryResult<Vec<Certificate>> {
+    match signer.enterprise_id {
+        Some(enterprise) => Certificate::of_enterprise(conn, enterprise).await,
+        None => Certificate::of_user(conn, user.id).await,
+    }
+}
+
+/// The signer's cloud certificate among its `certificates`: the person's
+/// own (issued now if it has none that is valid), or the enterprise's.
 async fn certificate_for(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     user: &User,
     signer: &Signer,
+    certificates: Vec<Certificate>,
 ) -> AppResult<Certificate> {
     let now = svc.clock.now();
-    let usable = |c: &Certificate| {
+    let found = certificates.into_iter().find(|c| {
         c.kind == CertificateKind::Cloud
             && c.revoked_at.is_none()
             && c.not_before <= now
             && c.not_after > now
             && c.private_key_enc.is_some()
-    };
-    let found = match signer.enterprise_id {
-        Some(enterprise) => Certificate::of_enterprise(conn, enterprise)
-            .await?
-            .into_iter()
-            .find(usable),
-        None => Certificate::of_user(conn, user.id)
-            .await?
-            .into_iter()
-            .find(usable),
-    };
+    });
     let certificate = match (found, signer.enterprise_id) {
         (Some(found), _) => found,
         (None, Some(_)) => {
@@ -190,34 +196,47 @@ fn date_text(at: DateTime<Utc>) -> String {
     }
 }
 
-/// The seals the viewer may stamp for `signer`: the person's own, or the
+/// The seals the viewer holds for `signer`: the person's own, or the
 /// enterprise's (all for its ADMIN, the granted ones for a member, by the
-/// `role` the viewer was found to hold); enabled and within their validity.
-async fn usable_seals(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
+/// `role` the viewer was found to hold).
+async fn seals_of(
+    conn: &AsyncPgConnection,
     viewer: &Viewer,
     signer: &Signer,
     role: Option<MemberRole>,
-) -> AppResult<Vec<Seal>> {
-    let all = match signer.enterprise_id {
-        None => Seal::of_person(conn, viewer.user_id).await?,
+) -> QueryResult<Vec<Seal>> {
+    match signer.enterprise_id {
+        None => Seal::of_person(conn, viewer.user_id).await,
         Some(enterprise) => match role {
-            Some(MemberRole::Admin) => Seal::of_enterprise(conn, enterprise).await?,
-            Some(MemberRole::Member) => Seal::granted_to(conn, enterprise, viewer.user_id).await?,
-            None => Vec::new(),
+            Some(MemberRole::Admin) => Seal::of_enterprise(conn, enterprise).await,
+            Some(MemberRole::Member) => Seal::granted_to(conn, enterprise, viewer.user_id).await,
+            None => Ok(Vec::new()),
         },
-    };
+    }
+}
+
+/// Of `all`, the seals that may stamp for `signer` now: enabled, within
+/// their validity, of a kind its party stamps.
+fn usable(svc: &Services<'_>, signer: &Signer, all: Vec<Seal>) -> Vec<Seal> {
     let now = svc.clock.now();
-    Ok(all
-        .into_iter()
+    all.into_iter()
         .filter(|s| {
             s.status == SealStatus::Enabled
                 && s.valid_from <= now
                 && s.valid_until.is_none_or(|until| until > now)
                 && stamps(signer.kind, s.kind)
         })
-        .collect())
+        .collect()
+}
+
+/// What planning works from, read beforehand.
+struct Read {
+    /// The task's documents with their current files' hashes.
+    documents: Vec<(Document, Option<String>)>,
+    /// The task's signatures so far.
+    evidence: Vec<Evidence>,
+    /// The seals the viewer may stamp for the signer.
+    seals: Vec<Seal>,
 }
 
 /// Where a top-left-based rectangle of `size` at (x, y) on 1-based `page`
@@ -240,19 +259,16 @@ fn on_page(template: &Template, page: i32, x: f32, y: f32, size: (f32, f32)) -> 
 async fn plan(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
-    viewer: &Viewer,
     task: &Task,
     signer: &Signer,
-    role: Option<MemberRole>,
+    read: Read,
     input: &SignInput,
 ) -> AppResult<(SigningPlan, Vec<(Document, Option<String>)>)> {
-    if input.placements.len() > MAX_PLACEMENTS {
-        return Err(AppError::bad_input(
-            "placements",
-            format!("at most {MAX_PLACEMENTS} placements"),
-        ));
-    }
-    let read = Document::of_task_with_sha256(conn, task.id).await?;
+    let Read {
+        documents: read,
+        evidence,
+        seals,
+    } = read;
     let documents: Vec<Document> = read.iter().map(|(d, _)| d.clone()).collect();
     let mut loaded: HashMap<TemplateId, Arc<Loaded>> = HashMap::new();
     for document in &documents {
@@ -264,8 +280,7 @@ async fn plan(
     let role_in = |document: &Document| -> Option<&Role> {
         loaded.get(&document.template_id)?.role(&signer.role_key)
     };
-    let signed: HashSet<DocumentId> = Evidence::of_tasks(conn, &[task.id])
-        .await?
+    let signed: HashSet<DocumentId> = evidence
         .into_iter()
         .filter(|e| e.signer_id == signer.id)
         .map(|e| e.document_id)
@@ -320,7 +335,6 @@ async fn plan(
             ));
         }
     }
-    let seals = usable_seals(conn, svc, viewer, signer, role).await?;
     let date = date_text(svc.clock.now());
     let mut used: HashMap<SealId, Seal> = HashMap::new();
     let mut documents_plan = Vec::with_capacity(chosen.len());
