@@ -143,6 +143,9 @@ pub struct EventBus {
     /// wake only them (a broadcast to all would wake a thousand open
     /// subscriptions for every signature).
     tasks: Arc<Mutex<HashMap<TaskId, broadcast::Sender<Event>>>>,
+    /// The events that end sessions, for open sockets: each socket
+    /// listens here, so other events do not wake every socket.
+    sessions: broadcast::Sender<Event>,
     transport: Transport,
     /// For the in-process transport: where to ask whether a transaction committed.
     pool: Option<DbPool>,
@@ -151,9 +154,11 @@ pub struct EventBus {
 impl EventBus {
     pub fn new(transport: Transport, pool: Option<DbPool>) -> Self {
         let (sender, _) = broadcast::channel(1024);
+        let (sessions, _) = broadcast::channel(256);
         Self {
             sender,
             tasks: Arc::default(),
+            sessions,
             transport,
             pool,
         }
@@ -247,14 +252,22 @@ impl EventBus {
 
     /// Hands an event to this process's subscribers.
     pub fn deliver(&self, event: Event) {
-        if let Event::TaskChanged { task, .. } = &event {
-            let mut tasks = self.tasks();
-            if let Some(sender) = tasks.get(task)
-                && sender.send(event.clone()).is_err()
-            {
-                // Its last subscriber is gone.
-                tasks.remove(task);
+        match &event {
+            Event::TaskChanged { task, .. } => {
+                let mut tasks = self.tasks();
+                if let Some(sender) = tasks.get(task)
+                    && sender.send(event.clone()).is_err()
+                {
+                    // Its last subscriber is gone.
+                    tasks.remove(task);
+                }
             }
+            Event::SessionRevoked { .. } | Event::SessionsOfUserRevoked { .. } => {
+                let _ = self.sessions.send(event.clone());
+            }
+            Event::UserUpdated { .. }
+            | Event::CertificateOrderUpdated { .. }
+            | Event::InboxChanged { .. } => {}
         }
         // With no subscriber the event is simply not needed.
         let _ = self.sender.send(event);
@@ -263,6 +276,12 @@ impl EventBus {
     /// Every event.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// The events that end sessions only (`SessionRevoked`,
+    /// `SessionsOfUserRevoked`).
+    pub fn subscribe_sessions(&self) -> broadcast::Receiver<Event> {
+        self.sessions.subscribe()
     }
 
     /// The `TaskChanged` events of `task` only.

@@ -165,7 +165,7 @@ impl Attempt {
     /// hash): APPLIED and locked until the transaction ends, which may
     /// still set another outcome. None when someone else finished it.
     pub async fn claim(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         id: AttemptId,
         revisions: &serde_json::Value,
         at: DateTime<Utc>,
@@ -180,7 +180,7 @@ impl Attempt {
         ))
         .returning(Attempt::as_returning())
         .cached()
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
         .optional()
     }

@@ -361,14 +361,14 @@ impl Task {
 
     /// The tasks `ids`, locked until the transaction ends, in id order (so
     /// that concurrent callers lock them in the same order).
-    pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[TaskId]) -> QueryResult<Vec<Task>> {
+    pub async fn lock_many(mut conn: &AsyncPgConnection, ids: &[TaskId]) -> QueryResult<Vec<Task>> {
         if let [id] = ids {
             // See `Signer::of_tasks`.
             return signing_tasks::table
                 .find(*id)
                 .select(Task::as_select())
                 .for_update()
-                .load(conn)
+                .load(&mut conn)
                 .await;
         }
         signing_tasks::table
@@ -376,7 +376,7 @@ impl Task {
             .order(signing_tasks::id.asc())
             .select(Task::as_select())
             .for_update()
-            .load(conn)
+            .load(&mut conn)
             .await
     }
 

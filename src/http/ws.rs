@@ -212,7 +212,7 @@ async fn serve(
 
     let mut operations = Operations::default();
     let mut acknowledged = false;
-    let mut events = app.events.subscribe();
+    let mut events = app.events.subscribe_sessions();
     let init_deadline = tokio::time::sleep(app.config.ws_init_timeout());
     tokio::pin!(init_deadline);
     let mut recheck = tokio::time::interval(SESSION_RECHECK);

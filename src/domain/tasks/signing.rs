@@ -218,7 +218,8 @@ pub async fn carry_on(
             }
         };
         failpoint(svc, "signing.before_apply")?;
-        (attempt, applied_now) = apply::apply(conn, svc, attempt.id, &revisions).await?;
+        (attempt, applied_now) =
+            apply::apply(conn, svc, attempt.id, attempt.task_id, &revisions).await?;
     }
     if attempt.status != AttemptStatus::Applied {
         return Err(AppError::Conflict(

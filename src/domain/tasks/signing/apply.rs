@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use crate::db::certificates::Certificate;
 use crate::db::enterprises::Enterprise;
 use crate::db::enums::{AttemptStatus, PartyKind, SignOrder, SignerStatus, TaskStatus};
-use crate::db::ids::{AttemptId, EvidenceId, SignerId};
+use crate::db::ids::{AttemptId, EvidenceId, SignerId, TaskId};
 use crate::db::outbox::SmsMessage;
 use crate::db::signing::{Attempt, Evidence};
 use crate::db::tasks::{Document, Signer, Task};
@@ -33,22 +33,30 @@ pub async fn apply(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     id: AttemptId,
+    task_id: TaskId,
     revisions: &[SignedRevision],
 ) -> AppResult<(Attempt, Option<Task>)> {
     let recorded = serde_json::to_value(revisions).map_err(AppError::internal)?;
     let outcome = conn
         .transaction(async |conn| {
             let now = svc.clock.now();
-            // APPLIED unless found otherwise below (the transaction then
-            // sets the outcome); locked until the commit.
-            let Some(attempt) = Attempt::claim(conn, id, &recorded, now).await? else {
+            // The attempt APPLIED unless found otherwise below (the
+            // transaction then sets the outcome), and its task; both
+            // locked until the commit, in this order, pipelined.
+            let ids = [task_id];
+            let (claimed, mut locked) = futures_util::try_join!(
+                Attempt::claim(conn, id, &recorded, now),
+                Task::lock_many(conn, &ids),
+            )?;
+            let Some(attempt) = claimed else {
                 return Ok(None);
             };
-            let task = Task::lock_many(conn, &[attempt.task_id])
-                .await?
-                .pop()
-                .ok_or(AppError::NotFound("task"))?;
-            let ids = [task.id];
+            let task = locked.pop().ok_or(AppError::NotFound("task"))?;
+            if attempt.task_id != task.id {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "an attempt applied to another task"
+                )));
+            }
             // Read under the task's lock, pipelined. The initiator's name
             // is needed only for invitations, which only SEQUENTIAL order
             // makes.
