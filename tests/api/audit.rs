@@ -64,27 +64,50 @@ async fn the_log_refuses_updates_and_deletes() {
     assert!(truncate.is_err());
 }
 
+/// Two people verified at `phones`: two audit rows, as (id, chain).
+async fn two_audited(t: &TestApp, phones: [&str; 2]) -> Vec<(i64, Option<uuid::Uuid>)> {
+    t.verified_person(phones[0], "410105199003074510").await;
+    t.verified_person(phones[1], "11010519491231002X").await;
+    let rows: Vec<(i64, Option<uuid::Uuid>)> = audit_logs::table
+        .order(audit_logs::id)
+        .select((audit_logs::id, audit_logs::chain))
+        .load(&mut t.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    rows
+}
+
+/// Runs `sql` with the append-only trigger off, as an intruder with the
+/// table owner's rights could.
+async fn behind_the_triggers_back(t: &TestApp, sql: &str) {
+    t.conn()
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_or_delete; {sql}; \
+             ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_or_delete;"
+        ))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_row_edited_behind_the_triggers_back_breaks_the_chain() {
     let t = TestApp::spawn().await;
-    t.verified_person("13800000703", "410105199003074510").await;
-    t.verified_person("13800000704", "11010519491231002X").await;
-    let mut conn = t.conn().await;
-    let ids: Vec<i64> = audit_logs::table
-        .order(audit_logs::id)
-        .select(audit_logs::id)
-        .load(&mut conn)
+    let ids: Vec<i64> = two_audited(&t, ["13800000703", "13800000704"])
         .await
-        .unwrap();
-    assert_eq!(ids.len(), 2);
-    conn.batch_execute(&format!(
-        "ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_or_delete; \
-         UPDATE audit_logs SET details = '{{\"forged\": true}}' WHERE id = {}; \
-         ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_or_delete;",
-        ids[0]
-    ))
-    .await
-    .unwrap();
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    behind_the_triggers_back(
+        &t,
+        &format!(
+            "UPDATE audit_logs SET details = '{{\"forged\": true}}' WHERE id = {}",
+            ids[0]
+        ),
+    )
+    .await;
+    let mut conn = t.conn().await;
     let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
     assert_eq!(report.first_broken, Some(ids[0]));
     let verified = cli(&t, &["audit", "verify"]).await;
@@ -99,27 +122,13 @@ async fn a_row_edited_behind_the_triggers_back_breaks_the_chain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tail_removed_behind_the_triggers_back_is_found_by_its_head() {
     let t = TestApp::spawn().await;
-    t.verified_person("13800000705", "410105199003074510").await;
-    t.verified_person("13800000706", "11010519491231002X").await;
+    let rows = two_audited(&t, ["13800000705", "13800000706"]).await;
     let mut conn = t.conn().await;
-    let rows: Vec<(i64, Option<uuid::Uuid>)> = audit_logs::table
-        .order(audit_logs::id)
-        .select((audit_logs::id, audit_logs::chain))
-        .load(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 2);
     let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
     assert_eq!(report.first_broken, None);
     assert!(report.broken_heads.is_empty(), "{report:?}");
     let (last, chain) = rows[1];
-    conn.batch_execute(&format!(
-        "ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_or_delete; \
-         DELETE FROM audit_logs WHERE id = {last}; \
-         ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_or_delete;"
-    ))
-    .await
-    .unwrap();
+    behind_the_triggers_back(&t, &format!("DELETE FROM audit_logs WHERE id = {last}")).await;
     // What is left links up; only the head knows a row is gone.
     let report = yuyunqian::domain::audit::verify(&mut conn).await.unwrap();
     assert_eq!(report.first_broken, None);
