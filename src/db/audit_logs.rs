@@ -34,8 +34,6 @@ pub struct NewAuditLog<'a> {
     pub target_id: Option<&'a str>,
     pub details: &'a serde_json::Value,
     pub client_ip: Option<&'a str>,
-    pub prev_hash: &'a [u8],
-    pub hash: &'a [u8],
 }
 
 /// The `audit_chain_heads` table: each chain's newest hash, keyed by the
@@ -43,18 +41,6 @@ pub struct NewAuditLog<'a> {
 pub struct ChainHead;
 
 impl ChainHead {
-    /// The chain's newest hash, its row locked until the transaction ends;
-    /// None before the chain's first row.
-    pub async fn lock(mut conn: &AsyncPgConnection, key: Uuid) -> QueryResult<Option<Vec<u8>>> {
-        audit_chain_heads::table
-            .find(key)
-            .select(audit_chain_heads::hash)
-            .for_update()
-            .first(&mut conn)
-            .await
-            .optional()
-    }
-
     /// Starts the chain at `genesis` unless it has a head already.
     pub async fn start(mut conn: &AsyncPgConnection, key: Uuid, genesis: &[u8]) -> QueryResult<()> {
         diesel::insert_into(audit_chain_heads::table)
@@ -78,19 +64,29 @@ impl ChainHead {
 }
 
 impl AuditLog {
-    /// Inserts `new` and moves the head of its chain (`key`, locked by
-    /// the caller) to it, in one statement.
+    /// Links `new` to the head of its chain (`key`) and moves the head to
+    /// it, in one statement: the head is locked (until the transaction
+    /// ends), the row inserted with `prev_hash` the head's hash and `hash`
+    /// SHA-256(prev_hash || `canonical`), and the head moved. False, with
+    /// nothing written, when the chain has no head yet.
     pub async fn append(
         mut conn: &AsyncPgConnection,
         new: &NewAuditLog<'_>,
+        canonical: &[u8],
         key: Uuid,
-    ) -> QueryResult<()> {
+    ) -> QueryResult<bool> {
         use diesel::sql_types::{Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        // After a wait for the lock, `head` reads the hash the last holder
+        // committed (READ COMMITTED re-reads a locked row's newest version),
+        // and so does the UPDATE of that row.
         diesel::sql_query(
-            "WITH appended AS (INSERT INTO audit_logs (chain, at, actor_user_id, action, \
+            "WITH head AS (SELECT hash FROM audit_chain_heads WHERE chain = $10 FOR UPDATE), \
+             appended AS (INSERT INTO audit_logs (chain, at, actor_user_id, action, \
                target_type, target_id, details, client_ip, prev_hash, hash) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) \
-             UPDATE audit_chain_heads SET hash = $10 WHERE chain = $11",
+               SELECT $1, $2, $3, $4, $5, $6, $7, $8, head.hash, sha256(head.hash || $9) \
+               FROM head RETURNING hash) \
+             UPDATE audit_chain_heads h SET hash = appended.hash FROM appended \
+             WHERE h.chain = $10",
         )
         .bind::<Nullable<SqlUuid>, _>(new.chain)
         .bind::<Timestamptz, _>(new.at)
@@ -100,13 +96,12 @@ impl AuditLog {
         .bind::<Nullable<Text>, _>(new.target_id)
         .bind::<Jsonb, _>(new.details)
         .bind::<Nullable<Text>, _>(new.client_ip)
-        .bind::<Bytea, _>(new.prev_hash)
-        .bind::<Bytea, _>(new.hash)
+        .bind::<Bytea, _>(canonical)
         .bind::<SqlUuid, _>(key)
         .cached()
         .execute(&mut conn)
         .await
-        .map(drop)
+        .map(|moved| moved == 1)
     }
 
     /// One enterprise's rows after `after_id`, oldest first, optionally of one action.

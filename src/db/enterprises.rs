@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached::CachedExt;
 use crate::db::enums::{CertificateKind, EnterpriseStatus, MemberRole};
 use crate::db::ids::{BusinessTypeId, EnterpriseId, TaskId, UserId};
 use crate::db::schema::{
-    business_types, enterprises, member_business_types, memberships, task_signers,
+    business_types, enterprises, member_business_types, memberships, signing_tasks,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -56,6 +57,21 @@ impl Enterprise {
     pub async fn find(mut conn: &AsyncPgConnection, id: EnterpriseId) -> QueryResult<Enterprise> {
         enterprises::table
             .find(id)
+            .select(Enterprise::as_select())
+            .first(&mut conn)
+            .await
+    }
+
+    /// The enterprise that initiated task `task`.
+    pub async fn initiating(mut conn: &AsyncPgConnection, task: TaskId) -> QueryResult<Enterprise> {
+        enterprises::table
+            .filter(
+                enterprises::id.eq_any(
+                    signing_tasks::table
+                        .find(task)
+                        .select(signing_tasks::enterprise_id),
+                ),
+            )
             .select(Enterprise::as_select())
             .first(&mut conn)
             .await
@@ -405,26 +421,29 @@ impl Memberships {
     }
 
     /// The user's role and the enterprise's status in each enterprise
-    /// that signs task `task`, in one statement.
+    /// that signs task `task`, and whether `member_acts` holds there: a
+    /// condition on the task `t` in which `$1` is the user and
+    /// `m.enterprise_id` the enterprise. One statement.
     pub async fn in_task(
         mut conn: &AsyncPgConnection,
         task: TaskId,
         user_id: UserId,
-    ) -> QueryResult<Vec<(EnterpriseId, MemberRole, EnterpriseStatus)>> {
-        let signing = task_signers::table
-            .filter(task_signers::task_id.eq(task))
-            .select(task_signers::enterprise_id);
-        memberships::table
-            .inner_join(enterprises::table)
-            .filter(memberships::user_id.eq(user_id))
-            .filter(memberships::enterprise_id.nullable().eq_any(signing))
-            .select((
-                memberships::enterprise_id,
-                memberships::role,
-                enterprises::status,
-            ))
-            .load(&mut conn)
-            .await
+        member_acts: &str,
+    ) -> QueryResult<Vec<TaskMembership>> {
+        use diesel::sql_types::Uuid;
+        diesel::sql_query(format!(
+            "SELECT m.enterprise_id, m.role, e.status, \
+               EXISTS (SELECT 1 FROM signing_tasks t WHERE t.id = $2 AND ({member_acts})) \
+                 AS member_acts \
+             FROM memberships m JOIN enterprises e ON e.id = m.enterprise_id \
+             WHERE m.user_id = $1 AND m.enterprise_id IN \
+               (SELECT s.enterprise_id FROM task_signers s WHERE s.task_id = $2)"
+        ))
+        .bind::<Uuid, _>(user_id)
+        .bind::<Uuid, _>(task)
+        .cached()
+        .load(&mut conn)
+        .await
     }
 
     pub async fn role_of(
@@ -439,6 +458,20 @@ impl Memberships {
             .await
             .optional()
     }
+}
+
+/// The user's membership in an enterprise that signs a task.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TaskMembership {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub enterprise_id: EnterpriseId,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub role: MemberRole,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub status: EnterpriseStatus,
+    /// Whether the condition the caller gave holds for the member.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub member_acts: bool,
 }
 
 pub struct BusinessTypes;

@@ -25,7 +25,7 @@ pub async fn lock_key(
 /// the current transaction ends: one statement (a function scan yields its
 /// rows in order, so every caller locks in the order it names).
 pub async fn lock_keys(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     keys: &[(&str, &str)],
 ) -> diesel::QueryResult<()> {
     let (names, seeds): (Vec<&str>, Vec<i64>) = keys
@@ -39,7 +39,7 @@ pub async fn lock_keys(
     .bind::<Array<Text>, _>(names)
     .bind::<Array<BigInt>, _>(seeds)
     .cached()
-    .execute(conn)
+    .execute(&mut conn)
     .await
     .map(drop)
 }

@@ -128,7 +128,7 @@ impl SmsCodeSend {
     /// `ip_since`. One statement; the caller's transaction undoes the
     /// record if it refuses the send.
     pub async fn record_and_count(
-        conn: &mut AsyncPgConnection,
+        mut conn: &AsyncPgConnection,
         phone: &str,
         client_ip: &str,
         at: DateTime<Utc>,
@@ -151,7 +151,7 @@ impl SmsCodeSend {
         .bind::<Timestamptz, _>(phone_since)
         .bind::<Timestamptz, _>(ip_since)
         .cached()
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
     }
 }

@@ -58,8 +58,16 @@ struct RowFields<'a> {
     client_ip: Option<&'a str>,
 }
 
-/// SHA-256(prev_hash || canonical JSON of the row's fields).
+/// SHA-256(prev_hash || canonical JSON of the row's fields); appends
+/// have PostgreSQL take the same hash over [`canonical_row`].
 fn row_hash(prev: &[u8], row: &RowFields<'_>) -> Vec<u8> {
+    let mut bytes = prev.to_vec();
+    bytes.extend_from_slice(&canonical_row(row));
+    sha256(&bytes)
+}
+
+/// The canonical JSON of the row's fields, as bytes.
+fn canonical_row(row: &RowFields<'_>) -> Vec<u8> {
     let canonical_row = serde_json::json!({
         "chain": row.chain.map(|c| c.to_string()),
         "at": row.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -70,94 +78,59 @@ fn row_hash(prev: &[u8], row: &RowFields<'_>) -> Vec<u8> {
         "details": canonical(row.details),
         "clientIp": row.client_ip,
     });
-    let mut bytes = prev.to_vec();
     // serde_json writes the fixed key order of `canonical_row` only if maps
     // are sorted; `canonical` makes that so whatever serde_json's features.
-    bytes.extend_from_slice(canonical(&canonical_row).to_string().as_bytes());
-    sha256(&bytes)
+    canonical(&canonical_row).to_string().into_bytes()
 }
 
-/// Appends `entry` to its chain inside the caller's transaction. Appends to
-/// one chain queue on the chain's head, locked until the commit.
+/// Appends `entry` to its chain inside the caller's transaction, in one
+/// statement that may be pipelined with others. Appends to one chain queue
+/// on the chain's head, locked until the commit: send this last.
 pub async fn record(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    entry: Entry<'_>,
-) -> AppResult<()> {
-    let head = lock_head(conn, entry.enterprise).await?;
-    append(conn, svc, head, entry).await
-}
-
-/// A chain's newest hash, locked by [`lock_head`] until the transaction
-/// ends; [`append`] links the chain's next row to it.
-pub struct Head {
-    chain: Option<Uuid>,
-    hash: Vec<u8>,
-}
-
-fn head_key(chain: Option<Uuid>) -> Uuid {
-    chain.unwrap_or(Uuid::nil())
-}
-
-/// Locks the head of `chain` (an enterprise's, or the platform's for
-/// None). Statements on a shared connection may be pipelined with it.
-pub async fn lock_head(conn: &AsyncPgConnection, chain: Option<Uuid>) -> AppResult<Head> {
-    let key = head_key(chain);
-    if let Some(hash) = ChainHead::lock(conn, key).await? {
-        return Ok(Head { chain, hash });
-    }
-    // The chain's first row. A concurrent first append waits for this
-    // insert and then locks the committed head.
-    ChainHead::start(conn, key, &GENESIS).await?;
-    let hash = ChainHead::lock(conn, key)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("an audit chain head vanished")))?;
-    Ok(Head { chain, hash })
-}
-
-/// Appends `entry` after `head`, and moves the head to it.
-pub async fn append(
     conn: &AsyncPgConnection,
     svc: &Services<'_>,
-    head: Head,
     entry: Entry<'_>,
 ) -> AppResult<()> {
-    if head.chain != entry.enterprise {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "an audit entry for another chain than the head locked"
-        )));
-    }
     // Stored with microsecond precision, so hash exactly that.
     let at = svc.clock.now().trunc_subsecs(6);
-    let fields = RowFields {
+    let target_id = entry.target_id.as_deref();
+    let canonical = canonical_row(&RowFields {
         chain: entry.enterprise,
         at,
         actor: entry.actor,
         action: entry.action,
         target_type: entry.target_type,
-        target_id: entry.target_id.as_deref(),
+        target_id,
+        details: &entry.details,
+        client_ip: entry.client_ip,
+    });
+    let new = NewAuditLog {
+        chain: entry.enterprise,
+        at,
+        actor_user_id: entry.actor,
+        action: entry.action,
+        target_type: entry.target_type,
+        target_id,
         details: &entry.details,
         client_ip: entry.client_ip,
     };
-    let hash = row_hash(&head.hash, &fields);
-    AuditLog::append(
-        conn,
-        &NewAuditLog {
-            chain: entry.enterprise,
-            at,
-            actor_user_id: entry.actor,
-            action: entry.action,
-            target_type: entry.target_type,
-            target_id: fields.target_id,
-            details: &entry.details,
-            client_ip: entry.client_ip,
-            prev_hash: &head.hash,
-            hash: &hash,
-        },
-        head_key(entry.enterprise),
-    )
-    .await?;
+    let key = head_key(entry.enterprise);
+    if AuditLog::append(conn, &new, &canonical, key).await? {
+        return Ok(());
+    }
+    // The chain's first row. A concurrent first append waits for this
+    // insert, then links to the committed head.
+    ChainHead::start(conn, key, &GENESIS).await?;
+    if !AuditLog::append(conn, &new, &canonical, key).await? {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "an audit chain head vanished"
+        )));
+    }
     Ok(())
+}
+
+fn head_key(chain: Option<Uuid>) -> Uuid {
+    chain.unwrap_or(Uuid::nil())
 }
 
 /// What `verify` found.

@@ -2,7 +2,9 @@
 //! hash chain that `yuyunqian audit verify` checks.
 
 use diesel::prelude::*;
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+
+use yuyunqian::domain::audit;
 
 use crate::helpers::TestApp;
 use yuyunqian::db::schema::{audit_logs, platform_roles};
@@ -62,6 +64,54 @@ async fn the_log_refuses_updates_and_deletes() {
     assert!(delete.unwrap_err().to_string().contains("append-only"));
     let truncate = conn.batch_execute("TRUNCATE audit_logs").await;
     assert!(truncate.is_err());
+}
+
+/// Appends racing on one chain (the platform's), each in its own
+/// transaction and the first ones on a chain without a head yet, link one
+/// after another.
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_appends_to_one_chain_link_one_after_another() {
+    let t = TestApp::spawn().await;
+    let appends = (0..16).map(|i| {
+        let t = &t;
+        async move {
+            let mut conn = t.conn().await;
+            let svc = t.app.services();
+            conn.transaction(async |conn| {
+                let entry = audit::Entry {
+                    enterprise: None,
+                    actor: None,
+                    action: "test.append",
+                    target_type: "test",
+                    target_id: Some(i.to_string()),
+                    details: serde_json::json!({ "i": i }),
+                    client_ip: None,
+                };
+                audit::record(conn, &svc, entry).await
+            })
+            .await
+            .unwrap();
+        }
+    });
+    futures_util::future::join_all(appends).await;
+    let rows: Vec<(String, Vec<u8>, Vec<u8>)> = audit_logs::table
+        .filter(audit_logs::chain.is_null())
+        .order(audit_logs::id)
+        .select((audit_logs::action, audit_logs::prev_hash, audit_logs::hash))
+        .load(&mut t.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().filter(|r| r.0 == "test.append").count(), 16);
+    assert_eq!(rows[0].1, [0; 32], "the first row links to the genesis");
+    for pair in rows.windows(2) {
+        assert_eq!(pair[1].1, pair[0].2, "each row links to the one before");
+    }
+    let verified = cli(&t, &["audit", "verify"]).await;
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
 }
 
 /// Two people verified at `phones`: two audit rows, as (id, chain).

@@ -278,4 +278,11 @@ async fn bench_signing_a_thousand_tasks_with_open_subscriptions() {
         percentile(&delays, 0.99),
     );
     assert_eq!(delivered, tasks, "every signature's event arrived");
+    // The signers appended to one audit chain at once.
+    let verified = t.cli(&["audit", "verify"]).await;
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
 }

@@ -124,7 +124,7 @@ pub async fn issue_code_in(
 /// limit of the phone or the hourly limit of the client's network, and
 /// records the send; the resend pause. Inside the caller's transaction.
 pub async fn check_send_limits(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     svc: &Services<'_>,
     meta: &RequestMeta,
     phone: &str,
@@ -132,16 +132,19 @@ pub async fn check_send_limits(
     let now = svc.clock.now();
     let limits = &svc.config.limits;
     let resend_after = TimeDelta::seconds(i64::from(limits.sms_resend_secs));
-    lock_keys(conn, &[("sms-phone", phone), ("sms-ip", &meta.client_ip)]).await?;
-    let before = SmsCodeSend::record_and_count(
-        conn,
-        phone,
-        &meta.client_ip,
-        now,
-        now - TimeDelta::days(1),
-        now - TimeDelta::hours(1),
-    )
-    .await?;
+    // Pipelined: the count runs once the locks are held.
+    let keys = [("sms-phone", phone), ("sms-ip", meta.client_ip.as_str())];
+    let ((), before) = futures_util::try_join!(
+        lock_keys(conn, &keys),
+        SmsCodeSend::record_and_count(
+            conn,
+            phone,
+            &meta.client_ip,
+            now,
+            now - TimeDelta::days(1),
+            now - TimeDelta::hours(1),
+        ),
+    )?;
     if let Some(last) = before.newest_to_phone
         && last > now - resend_after
     {

@@ -10,6 +10,8 @@
 //! CC'd) and, in TO_SIGN and for other enterprises' tasks, only those
 //! whose seal slots for the enterprise's role it holds a granted seal for.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
@@ -261,28 +263,19 @@ pub async fn find_in(
     Ok(Task::page_where(conn, &condition, &query).await?.pop())
 }
 
-/// Whether the viewer, with `phone` and `role` in `enterprise` (both read
-/// by the caller), acts for the enterprise on task `id` (its TO_SIGN rule).
-pub async fn acting_in(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    phone: &str,
-    enterprise: EnterpriseId,
-    role: MemberRole,
-    id: TaskId,
-) -> AppResult<bool> {
-    let query = InboxQuery {
-        viewer: viewer.user_id,
-        enterprise: Some(enterprise),
-        phone: phone.to_owned(),
-        search: None,
-        business_type: None,
-        after: None,
-        limit: 1,
-        task: Some(id),
-    };
-    let condition = enterprise_by(TaskBox::Acting, role == MemberRole::Admin, Rule::Current)?;
-    Ok(Task::meets(conn, &condition, &query, id).await?)
+/// The condition under which a member who is not the ADMIN acts for its
+/// enterprise on task `t` (the TO_SIGN rules without the signer's turn),
+/// with the enterprise as `m.enterprise_id` instead of `$2`: for
+/// `Memberships::in_task`, which reads it with the viewer's memberships.
+pub fn member_acting() -> &'static str {
+    static CONDITION: LazyLock<String> = LazyLock::new(|| {
+        // Acting is never refused (only CC is, and only in this space).
+        enterprise_by(TaskBox::Acting, false, Rule::Current).map_or_else(
+            |_| "FALSE".to_owned(),
+            |c| c.replace("$2", "m.enterprise_id"),
+        )
+    });
+    &CONDITION
 }
 
 /// Whether the viewer sees the task in `task_box` of `space` whenever the
@@ -342,10 +335,27 @@ pub async fn find(conn: &mut AsyncPgConnection, viewer: &Viewer, id: TaskId) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::{like_pattern, member_acting};
 
     #[test]
     fn search_text_is_literal() {
         assert_eq!(like_pattern("张_三%"), "%张\\_三\\%%");
+    }
+
+    #[test]
+    fn the_member_acting_condition_binds_only_the_viewer() {
+        let condition = member_acting();
+        assert!(condition.contains("$1"));
+        assert!(condition.contains("s.enterprise_id = m.enterprise_id"));
+        assert!(
+            condition.contains("sg.user_id = $1"),
+            "the seal grant rule is in it"
+        );
+        for n in 2..=9 {
+            assert!(
+                !condition.contains(&format!("${n}")),
+                "${n} left in {condition}"
+            );
+        }
     }
 }

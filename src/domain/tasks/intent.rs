@@ -42,22 +42,31 @@ pub async fn send(
             let now = svc.clock.now();
             let hash = code_hash(svc, task.id, viewer, &code)?;
             let body = texts::signing_code(&task.title, &code);
-            // Two independent writes, pipelined.
-            futures_util::try_join!(
-                SigningCode::replace(
-                    conn,
-                    task.id,
-                    user.id,
-                    &user.phone,
-                    &hash,
-                    now + CODE_TTL,
-                    now
-                ),
-                SmsMessage::enqueue(conn, &user.phone, &body, true, Some(now + CODE_TTL)),
+            // The code and its SMS, then the limits (pipelined, in this
+            // order): the limits' locks (phone, network) are taken last
+            // and held until the commit, and a refusal rolls the code back.
+            let ((), _, resend_after) = futures_util::try_join!(
+                async {
+                    let expires = now + CODE_TTL;
+                    Ok::<_, AppError>(
+                        SigningCode::replace(
+                            conn,
+                            task.id,
+                            user.id,
+                            &user.phone,
+                            &hash,
+                            expires,
+                            now,
+                        )
+                        .await?,
+                    )
+                },
+                async {
+                    let expires = Some(now + CODE_TTL);
+                    Ok(SmsMessage::enqueue(conn, &user.phone, &body, true, expires).await?)
+                },
+                check_send_limits(conn, svc, meta, &user.phone),
             )?;
-            // Last: the limits' locks (phone, network) are held until the
-            // commit, and a refusal rolls the code back.
-            let resend_after = check_send_limits(conn, svc, meta, &user.phone).await?;
             Ok::<_, AppError>(CodeSent {
                 sent_to: mask_phone(&user.phone),
                 retry_after_seconds: resend_after.num_seconds(),

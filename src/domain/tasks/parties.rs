@@ -6,7 +6,7 @@
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-use crate::db::enterprises::Memberships;
+use crate::db::enterprises::{Memberships, TaskMembership};
 use crate::db::enums::{
     EnterpriseStatus, MemberRole, PartyKind, RealNameStatus, SignerStatus, TaskStatus,
 };
@@ -51,12 +51,7 @@ fn person(user: &User, task: &Task, signers: &[Signer]) -> AppResult<Option<Sign
 /// turn: the ADMIN, or members the TO_SIGN rules admit (the business-type
 /// grant and a granted seal of a kind the role stamps), while the
 /// enterprise is CERTIFIED.
-async fn enterprises(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    task: &Task,
-    read: &Read,
-) -> AppResult<Vec<(Signer, MemberRole)>> {
+fn enterprises(task: &Task, read: &Read) -> AppResult<Vec<(Signer, MemberRole)>> {
     let mut acting = Vec::new();
     for signer in read
         .signers
@@ -66,25 +61,25 @@ async fn enterprises(
         let Some(enterprise) = signer.enterprise_id else {
             continue;
         };
-        let Some((role, status)) = read
+        let Some(membership) = read
             .memberships
             .iter()
-            .find(|(e, _, _)| *e == enterprise)
-            .map(|(_, role, status)| (*role, *status))
+            .find(|m| m.enterprise_id == enterprise)
         else {
             continue;
         };
         // The ADMIN acts for every signer of its enterprise in a task in
         // progress (the Acting rule without its member conditions).
-        let visible = (role == MemberRole::Admin && task.status == TaskStatus::InProgress)
-            || inbox::acting_in(conn, viewer, &read.user.phone, enterprise, role, task.id).await?;
+        let visible = (membership.role == MemberRole::Admin
+            && task.status == TaskStatus::InProgress)
+            || membership.member_acts;
         if visible {
-            if status != EnterpriseStatus::Certified {
+            if membership.status != EnterpriseStatus::Certified {
                 return Err(AppError::Conflict(
                     "the enterprise must be certified (again) before it signs".into(),
                 ));
             }
-            acting.push((signer.clone(), role));
+            acting.push((signer.clone(), membership.role));
         }
     }
     Ok(acting)
@@ -94,9 +89,10 @@ async fn enterprises(
 struct Read {
     signers: Vec<Signer>,
     user: User,
-    /// The viewer's role in each enterprise signing the task, and the
-    /// enterprise's status.
-    memberships: Vec<(EnterpriseId, MemberRole, EnterpriseStatus)>,
+    /// The viewer's role in each enterprise signing the task, the
+    /// enterprise's status, and whether the member rules let the viewer
+    /// act for it.
+    memberships: Vec<TaskMembership>,
 }
 
 /// What the turn checks on task `id` need, in one round trip (statements
@@ -106,7 +102,7 @@ async fn read(conn: &AsyncPgConnection, viewer: &Viewer, id: TaskId) -> QueryRes
     let (signers, user, memberships) = futures_util::try_join!(
         Signer::of_tasks(conn, &ids),
         User::find(conn, viewer.user_id),
-        Memberships::in_task(conn, id, viewer.user_id),
+        Memberships::in_task(conn, id, viewer.user_id, inbox::member_acting()),
     )?;
     Ok(Read {
         signers,
@@ -143,7 +139,7 @@ pub async fn pending(
 ) -> AppResult<Turn> {
     open(task)?;
     let read = read(conn, viewer, task.id).await?;
-    turn(conn, viewer, task, read).await
+    turn(task, read)
 }
 
 fn open(task: &Task) -> AppResult<()> {
@@ -153,17 +149,12 @@ fn open(task: &Task) -> AppResult<()> {
     Ok(())
 }
 
-async fn turn(
-    conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    task: &Task,
-    read: Read,
-) -> AppResult<Turn> {
+fn turn(task: &Task, read: Read) -> AppResult<Turn> {
     let mut acting: Vec<Signer> = person(&read.user, task, &read.signers)?
         .into_iter()
         .collect();
     let mut roles = Vec::new();
-    for (signer, role) in enterprises(conn, viewer, task, &read).await? {
+    for (signer, role) in enterprises(task, &read)? {
         if let Some(enterprise) = signer.enterprise_id {
             roles.push((enterprise, role));
         }
@@ -200,7 +191,7 @@ pub async fn pending_or_hidden(
     let (task, read) = futures_util::try_join!(Task::find(conn, id), read(conn, viewer, id))?;
     let task = task.ok_or(AppError::NotFound("task"))?;
     let checked = match open(&task) {
-        Ok(()) => turn(conn, viewer, &task, read).await,
+        Ok(()) => turn(&task, read),
         Err(refused) => Err(refused),
     };
     match checked {

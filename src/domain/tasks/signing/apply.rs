@@ -41,12 +41,20 @@ pub async fn apply(
         .transaction(async |conn| {
             let now = svc.clock.now();
             // The attempt APPLIED unless found otherwise below (the
-            // transaction then sets the outcome), and its task; both
-            // locked until the commit, in this order, pipelined.
+            // transaction then sets the outcome), and its task: both
+            // locked until the commit, in this order. The reads that
+            // follow them in the pipeline run only once the locks are
+            // held (PostgreSQL runs a connection's statements one after
+            // another), so they see the task as the last holder left it.
+            // The initiator's name is needed only for invitations, which
+            // only SEQUENTIAL order makes.
             let ids = [task_id];
-            let (claimed, mut locked) = futures_util::try_join!(
+            let (claimed, mut locked, signers, documents, initiator) = futures_util::try_join!(
                 Attempt::claim(conn, id, &recorded, now),
                 Task::lock_many(conn, &ids),
+                Signer::of_tasks(conn, &ids),
+                Document::of_tasks(conn, &ids),
+                Enterprise::initiating(conn, task_id),
             )?;
             let Some(attempt) = claimed else {
                 return Ok(None);
@@ -57,20 +65,8 @@ pub async fn apply(
                     "an attempt applied to another task"
                 )));
             }
-            // Read under the task's lock, pipelined. The initiator's name
-            // is needed only for invitations, which only SEQUENTIAL order
-            // makes.
             let sequential = task.sign_order == SignOrder::Sequential;
-            let (signers, documents, initiator) = futures_util::try_join!(
-                Signer::of_tasks(conn, &ids),
-                Document::of_tasks(conn, &ids),
-                async {
-                    match sequential {
-                        true => Enterprise::find(&*conn, task.enterprise_id).await.map(Some),
-                        false => Ok(None),
-                    }
-                },
-            )?;
+            let initiator = sequential.then_some(initiator);
             let signer = signers
                 .iter()
                 .find(|s| s.id == attempt.signer_id)
@@ -232,30 +228,24 @@ pub async fn apply(
             )));
             // Last: the audit chain's head stays locked until the commit.
             let chain = Some(task.enterprise_id.0);
-            let (_, head) = futures_util::try_join!(
+            let entry = audit::Entry {
+                enterprise: chain,
+                actor: Some(attempt.user_id),
+                action: "task.sign",
+                target_type: "signing_task",
+                target_id: Some(task.id.to_string()),
+                details: serde_json::json!({
+                    "signer": signer.id.to_string(),
+                    "documents": revisions.iter().map(|r| r.document.to_string()).collect::<Vec<_>>(),
+                    "certificateSerial": serial,
+                    "signerDone": signed_all,
+                }),
+                client_ip: Some(&attempt.client_ip),
+            };
+            futures_util::try_join!(
                 futures_util::future::try_join_all(writes),
-                audit::lock_head(shared, chain),
+                audit::record(shared, svc, entry),
             )?;
-            audit::append(
-                conn,
-                svc,
-                head,
-                audit::Entry {
-                    enterprise: chain,
-                    actor: Some(attempt.user_id),
-                    action: "task.sign",
-                    target_type: "signing_task",
-                    target_id: Some(task.id.to_string()),
-                    details: serde_json::json!({
-                        "signer": signer.id.to_string(),
-                        "documents": revisions.iter().map(|r| r.document.to_string()).collect::<Vec<_>>(),
-                        "certificateSerial": serial,
-                        "signerDone": signed_all,
-                    }),
-                    client_ip: Some(&attempt.client_ip),
-                },
-            )
-            .await?;
             Ok::<_, AppError>(Some((attempt, task_after, !invitations.is_empty())))
         })
         .await?;
