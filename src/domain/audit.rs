@@ -84,8 +84,9 @@ fn canonical_row(row: &RowFields<'_>) -> Vec<u8> {
 }
 
 /// Appends `entry` to its chain inside the caller's transaction, in one
-/// statement that may be pipelined with others. Appends to one chain queue
-/// on the chain's head, locked until the commit: send this last.
+/// statement that may be pipelined with others (three for a chain's first
+/// row). Appends to one chain queue on the chain's head, locked until the
+/// commit: send it as late as the transaction allows.
 pub async fn record(
     conn: &AsyncPgConnection,
     svc: &Services<'_>,
