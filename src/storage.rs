@@ -19,6 +19,8 @@ pub enum StorageError {
     Corrupt(String),
     #[error("storage i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("storage task: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,26 @@ impl BlobStore {
         Ok(sha256)
     }
 
+    /// [`get`](Self::get) for async code: a blob kept in memory comes back
+    /// at once, any other is read on a blocking thread. Handing work to
+    /// that thread and back wakes two threads, which costs more than
+    /// copying a kept blob.
+    pub async fn fetch(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
+        if let Some(kept) = self.recent().get(sha256) {
+            return Ok(kept.to_vec());
+        }
+        let store = self.clone();
+        let sha256 = sha256.to_owned();
+        tokio::task::spawn_blocking(move || store.get(&sha256)).await?
+    }
+
+    /// [`put`](Self::put) on a blocking thread, for async code: it waits
+    /// for the disk.
+    pub async fn save(&self, bytes: Vec<u8>) -> Result<String, StorageError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.put(&bytes)).await?
+    }
+
     /// The bytes stored under `sha256`, checked against it.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StorageError> {
         if let Some(kept) = self.recent().get(sha256) {
@@ -172,6 +194,28 @@ mod tests {
         assert_eq!(store.get(&a).unwrap(), b"%PDF-1.7 hello");
         let fresh = BlobStore::new(&dir);
         assert!(matches!(fresh.get(&a), Err(StorageError::Corrupt(_))));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn async_callers_get_kept_blobs_and_checked_files() {
+        let dir = std::env::temp_dir().join(format!("yyq-blobs-{}", uuid::Uuid::new_v4()));
+        let store = BlobStore::new(&dir);
+        let a = store.save(b"%PDF-1.7 kept".to_vec()).await.unwrap();
+        assert!(dir.join(&a[..2]).join(&a).exists(), "saved to disk");
+        std::fs::write(dir.join(&a[..2]).join(&a), b"tampered").unwrap();
+        // Kept in memory by the save, so the file is not read again.
+        assert_eq!(store.fetch(&a).await.unwrap(), b"%PDF-1.7 kept");
+        // A store that has not seen it reads the file and checks it.
+        let fresh = BlobStore::new(&dir);
+        assert!(matches!(
+            fresh.fetch(&a).await,
+            Err(StorageError::Corrupt(_))
+        ));
+        assert!(matches!(
+            fresh.fetch(&"0".repeat(64)).await,
+            Err(StorageError::Missing(_))
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -45,10 +45,10 @@ pub async fn open(
         return Err(AppError::Forbidden("the link is invalid or has expired"));
     }
     let file = StoredFile::find(conn, id).await?;
-    let store = svc.storage.clone();
-    let sha = file.sha256.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.get(&sha))
-        .await?
+    let bytes = svc
+        .storage
+        .fetch(&file.sha256)
+        .await
         .map_err(AppError::internal)?;
     Ok((file, bytes))
 }

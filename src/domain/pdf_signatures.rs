@@ -140,15 +140,23 @@ async fn timestamp(
             .stamp(algorithm, imprint)
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("{e}; nothing was signed"))),
-        None => {
-            let stamp = Tsa {
-                cert: &tsa.cert,
-                chain: &tsa.chain,
-                key: &tsa.key,
-            };
-            tsa::issue_token(&stamp, algorithm, imprint, now, None).map_err(AppError::internal)
-        }
+        None => local_timestamp(tsa, algorithm, imprint, now),
     }
+}
+
+/// A token of the platform TSA, made in process.
+fn local_timestamp(
+    tsa: &TsaParts,
+    algorithm: Digest,
+    imprint: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Vec<u8>> {
+    let stamp = Tsa {
+        cert: &tsa.cert,
+        chain: &tsa.chain,
+        key: &tsa.key,
+    };
+    tsa::issue_token(&stamp, algorithm, imprint, now, None).map_err(AppError::internal)
 }
 
 /// Cloud certificates' keys, opened and decoded, by certificate: decoding
@@ -195,17 +203,44 @@ pub async fn sign(
     placement: Placement,
 ) -> AppResult<Vec<u8>> {
     let certificate = Certificate::find(conn, certificate).await?;
-    sign_as(conn, svc, pdf, &certificate, placement).await
+    sign_then(conn, svc, pdf, &certificate, placement, Ok).await
 }
 
-/// [`sign`] with the certificate's row read already.
-pub async fn sign_as(
+/// A signed revision kept in the blob store.
+pub struct StoredRevision {
+    pub sha256: String,
+    pub size: i64,
+}
+
+/// [`sign`] with the certificate's row read already; the signed revision
+/// goes to the blob store (synced) on the thread that made it.
+pub async fn sign_and_store(
     conn: &mut AsyncPgConnection,
     svc: &Services<'_>,
     pdf: Vec<u8>,
     certificate: &Certificate,
     placement: Placement,
-) -> AppResult<Vec<u8>> {
+) -> AppResult<StoredRevision> {
+    let store = svc.storage.clone();
+    sign_then(conn, svc, pdf, certificate, placement, move |signed| {
+        Ok(StoredRevision {
+            size: i64::try_from(signed.len()).map_err(AppError::internal)?,
+            sha256: store.put(&signed).map_err(AppError::internal)?,
+        })
+    })
+    .await
+}
+
+/// Signs, then hands the signed revision to `then` on the blocking thread
+/// that made it: every trip to that thread and back wakes two threads.
+async fn sign_then<T: Send + 'static>(
+    conn: &mut AsyncPgConnection,
+    svc: &Services<'_>,
+    pdf: Vec<u8>,
+    certificate: &Certificate,
+    placement: Placement,
+    then: impl FnOnce(Vec<u8>) -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
     if certificate.revoked_at.is_some() || certificate.not_after <= svc.clock.now() {
         return Err(AppError::Conflict(
             "the signer's certificate is revoked or expired".into(),
@@ -227,55 +262,109 @@ pub async fn sign_as(
             "a cloud certificate's key is not of its recorded algorithm"
         )));
     }
-    let tsa_parts = tsa_parts(conn, svc).await?;
+    let tsa = tsa_parts(conn, svc).await?;
     let signer = Cert::from_der(&certificate.certificate_der).map_err(AppError::internal)?;
-    // The issuing CA issued both the signer's and the TSA's certificate.
-    let chain = tsa_parts.chain.clone();
     let now = svc.clock.now();
-    let signer_for_attributes = signer.clone();
-    let parts = tokio::task::spawn_blocking(move || {
-        let document = input::load(&pdf, &Limits::default()).map_err(pdf_error)?;
-        let spec = FieldSpec {
-            name: &placement.field_name,
-            page: placement.page,
-            kind: SignatureKind::Cades { signing_time: now },
-            appearance: placement.appearance,
-            stamps: placement.stamps,
-            texts: placement.texts,
-        };
-        let prepared =
-            sign::prepare(&pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
-        drop(document);
-        let digest = prepared.digest(algorithm.digest()).map_err(pdf_error)?;
-        let attributes =
-            cms::signed_attributes(ID_DATA, &digest, &signer_for_attributes, algorithm.digest())
-                .map_err(AppError::internal)?;
-        let to_sign = cms::to_be_signed(&attributes).map_err(AppError::internal)?;
-        let signature = algorithm.sign(&key, &to_sign).map_err(AppError::internal)?;
-        Ok::<_, AppError>((prepared, attributes, signature))
+    let Some(remote) = svc.remote_tsa else {
+        // The platform TSA stamps in process: the whole revision is made
+        // in one trip to a blocking thread.
+        return tokio::task::spawn_blocking(move || {
+            let unsealed = sign_revision(&pdf, placement, now, &key, &signer, algorithm)?;
+            let imprint = unsealed.timestamp_imprint(algorithm)?;
+            let token = local_timestamp(&tsa, algorithm.digest(), &imprint, now)?;
+            then(seal_revision(
+                unsealed, &signer, &tsa.chain, algorithm, token,
+            )?)
+        })
+        .await?;
+    };
+    let (unsealed, signer) = tokio::task::spawn_blocking(move || {
+        let unsealed = sign_revision(&pdf, placement, now, &key, &signer, algorithm)?;
+        Ok::<_, AppError>((unsealed, signer))
     })
     .await??;
-    let (prepared, attributes, signature) = parts;
-    let imprint = algorithm
-        .digest()
-        .hash(&[&signature])
-        .map_err(AppError::internal)?;
-    let token = timestamp(svc, &tsa_parts, algorithm.digest(), &imprint, now).await?;
+    let imprint = unsealed.timestamp_imprint(algorithm)?;
+    let token = remote
+        .stamp(algorithm.digest(), &imprint)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}; nothing was signed")))?;
+    // The issuing CA issued both the signer's and the TSA's certificate.
     tokio::task::spawn_blocking(move || {
-        let cms = cms::signed_data(
-            ID_DATA,
-            None,
-            SignerParts {
-                signer: &signer,
-                chain: &chain,
-                signed_attributes: attributes,
-                algorithm,
-                signature,
-                timestamp_token: Some(token),
-            },
-        )
-        .map_err(AppError::internal)?;
-        prepared.embed(&cms).map_err(pdf_error)
+        then(seal_revision(
+            unsealed, &signer, &tsa.chain, algorithm, token,
+        )?)
     })
     .await?
+}
+
+/// A revision prepared and signed, waiting for its signature timestamp.
+struct Unsealed {
+    prepared: sign::Prepared,
+    attributes: cms::SignedAttributes,
+    signature: Vec<u8>,
+}
+
+impl Unsealed {
+    /// What the signature timestamp is taken over: the signature value.
+    fn timestamp_imprint(&self, algorithm: SignatureAlgorithm) -> AppResult<Vec<u8>> {
+        algorithm
+            .digest()
+            .hash(&[&self.signature])
+            .map_err(AppError::internal)
+    }
+}
+
+fn sign_revision(
+    pdf: &[u8],
+    placement: Placement,
+    now: chrono::DateTime<chrono::Utc>,
+    key: &PKey<Private>,
+    signer: &Cert,
+    algorithm: SignatureAlgorithm,
+) -> AppResult<Unsealed> {
+    let document = input::load(pdf, &Limits::default()).map_err(pdf_error)?;
+    let spec = FieldSpec {
+        name: &placement.field_name,
+        page: placement.page,
+        kind: SignatureKind::Cades { signing_time: now },
+        appearance: placement.appearance,
+        stamps: placement.stamps,
+        texts: placement.texts,
+    };
+    let prepared = sign::prepare(pdf, &document, &spec, DEFAULT_RESERVED).map_err(pdf_error)?;
+    drop(document);
+    let digest = prepared.digest(algorithm.digest()).map_err(pdf_error)?;
+    let attributes = cms::signed_attributes(ID_DATA, &digest, signer, algorithm.digest())
+        .map_err(AppError::internal)?;
+    let to_sign = cms::to_be_signed(&attributes).map_err(AppError::internal)?;
+    let signature = algorithm.sign(key, &to_sign).map_err(AppError::internal)?;
+    Ok(Unsealed {
+        prepared,
+        attributes,
+        signature,
+    })
+}
+
+/// The CMS with its timestamp, embedded: the signed revision.
+fn seal_revision(
+    unsealed: Unsealed,
+    signer: &Cert,
+    chain: &[Cert],
+    algorithm: SignatureAlgorithm,
+    token: Vec<u8>,
+) -> AppResult<Vec<u8>> {
+    let cms = cms::signed_data(
+        ID_DATA,
+        None,
+        SignerParts {
+            signer,
+            chain,
+            signed_attributes: unsealed.attributes,
+            algorithm,
+            signature: unsealed.signature,
+            timestamp_token: Some(token),
+        },
+    )
+    .map_err(AppError::internal)?;
+    unsealed.prepared.embed(&cms).map_err(pdf_error)
 }

@@ -105,11 +105,8 @@ pub(crate) async fn store_png(
     png: Vec<u8>,
     creator: Option<UserId>,
 ) -> AppResult<StoredFile> {
-    let store = svc.storage.clone();
     let size = i64::try_from(png.len()).map_err(AppError::internal)?;
-    let sha256 = tokio::task::spawn_blocking(move || store.put(&png))
-        .await?
-        .map_err(AppError::internal)?;
+    let sha256 = svc.storage.save(png).await.map_err(AppError::internal)?;
     Ok(StoredFile::insert(
         conn,
         &sha256,
@@ -172,9 +169,7 @@ pub async fn verify_record(
         &seal.record_signature,
     )
     .await?;
-    let store = svc.storage.clone();
-    let sha = seal.image_sha256.clone();
-    let image_intact = tokio::task::spawn_blocking(move || store.get(&sha).is_ok()).await?;
+    let image_intact = svc.storage.fetch(&seal.image_sha256).await.is_ok();
     Ok(signed && image_intact)
 }
 

@@ -185,12 +185,9 @@ pub async fn create(
     .await?;
     let pages = pages.map_err(|e| AppError::bad_input("file", e))?;
     let size = i64::try_from(pdf.len()).map_err(AppError::internal)?;
-    let store = svc.storage.clone();
     // Content-addressed: a blob left behind by a failed transaction is
     // harmless and is reused by the next upload of the same bytes.
-    let sha256 = tokio::task::spawn_blocking(move || store.put(&pdf))
-        .await?
-        .map_err(AppError::internal)?;
+    let sha256 = svc.storage.save(pdf).await.map_err(AppError::internal)?;
     let file_name = pdf_file_name(new.file_name, name);
     conn.transaction(async |conn| {
         let types = visible_business_types(conn, viewer, new.enterprise).await?;

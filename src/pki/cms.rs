@@ -148,9 +148,12 @@ pub fn signed_attributes(
 }
 
 /// The bytes that get signed: the DER of the attributes as a SET (tag 0x31).
-pub fn to_be_signed(attributes: &SetOfVec<Attribute>) -> Result<Vec<u8>, CmsError> {
+pub fn to_be_signed(attributes: &SignedAttributes) -> Result<Vec<u8>, CmsError> {
     Ok(attributes.to_der()?)
 }
+
+/// The signed attributes of one SignerInfo.
+pub type SignedAttributes = SetOfVec<Attribute>;
 
 /// What goes into one SignerInfo.
 pub struct SignerParts<'a> {

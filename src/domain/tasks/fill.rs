@@ -101,9 +101,10 @@ async fn prepare(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("template vanished")))?;
     let layout = Layout::of_template(conn, template.id).await?;
     let file = StoredFile::find(conn, template.file_id).await?;
-    let store = svc.storage.clone();
-    let pdf = tokio::task::spawn_blocking(move || store.get(&file.sha256))
-        .await?
+    let pdf = svc
+        .storage
+        .fetch(&file.sha256)
+        .await
         .map_err(AppError::internal)?;
     Ok(Prepared {
         template,
@@ -165,10 +166,7 @@ async fn fill_task(
         })
         .await??;
         let size = i64::try_from(filled.len()).map_err(AppError::internal)?;
-        let store = svc.storage.clone();
-        let sha256 = tokio::task::spawn_blocking(move || store.put(&filled))
-            .await?
-            .map_err(AppError::internal)?;
+        let sha256 = svc.storage.save(filled).await.map_err(AppError::internal)?;
         let file = StoredFile::insert(
             conn,
             &sha256,

@@ -48,16 +48,14 @@ pub async fn complete(
             .file_id
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("an unfilled document")))?;
         let file = StoredFile::find(conn, before).await?;
-        let store = svc.storage.clone();
-        let pdf = tokio::task::spawn_blocking(move || store.get(&file.sha256))
-            .await?
+        let pdf = svc
+            .storage
+            .fetch(&file.sha256)
+            .await
             .map_err(AppError::internal)?;
         let done = pdf_signatures::complete(conn, svc, pdf).await?;
         let size = i64::try_from(done.len()).map_err(AppError::internal)?;
-        let store = svc.storage.clone();
-        let sha256 = tokio::task::spawn_blocking(move || store.put(&done))
-            .await?
-            .map_err(AppError::internal)?;
+        let sha256 = svc.storage.save(done).await.map_err(AppError::internal)?;
         finished.push(Finished {
             document: document.id,
             before,

@@ -27,11 +27,7 @@ pub fn open_plan(svc: &Services<'_>, attempt: &Attempt) -> AppResult<SigningPlan
 }
 
 async fn blob(svc: &Services<'_>, sha256: &str) -> AppResult<Vec<u8>> {
-    let store = svc.storage.clone();
-    let sha256 = sha256.to_owned();
-    tokio::task::spawn_blocking(move || store.get(&sha256))
-        .await?
-        .map_err(AppError::internal)
+    svc.storage.fetch(sha256).await.map_err(AppError::internal)
 }
 
 /// Date seals drawn, by their text: the same date serves a day of
@@ -161,18 +157,13 @@ pub async fn sign_documents(
         let pdf = blob(svc, &before_sha256).await?;
         let id = document_plan.document;
         let widgets = placement(document_plan, &images)?;
-        let signed = pdf_signatures::sign_as(conn, svc, pdf, &certificate, widgets).await?;
-        let size = i64::try_from(signed.len()).map_err(AppError::internal)?;
-        let store = svc.storage.clone();
-        let after_sha256 = tokio::task::spawn_blocking(move || store.put(&signed))
-            .await?
-            .map_err(AppError::internal)?;
+        let stored = pdf_signatures::sign_and_store(conn, svc, pdf, &certificate, widgets).await?;
         revisions.push(SignedRevision {
             document: id,
             before_file,
             before_sha256,
-            after_sha256,
-            size,
+            after_sha256: stored.sha256,
+            size: stored.size,
         });
     }
     Ok(revisions)
