@@ -76,6 +76,7 @@ pub fn build_schema(app: &App) -> AppSchema {
             max_tokens: limits.max_tokens,
             max_aliases: limits.max_aliases,
             max_directives: limits.max_directives,
+            parsed: Default::default(),
         });
     if !app.config.introspection_enabled() {
         builder = builder.disable_introspection().disable_suggestions();

@@ -560,6 +560,7 @@ impl Signer {
     /// the `invited` signers comes; one statement.
     pub async fn set_signed(
         mut conn: &AsyncPgConnection,
+        task: TaskId,
         id: SignerId,
         user: Option<UserId>,
         at: DateTime<Utc>,
@@ -572,7 +573,7 @@ impl Signer {
                signed_at = CASE WHEN id = $1 THEN $2 ELSE signed_at END, \
                user_id = CASE WHEN id = $1 AND kind = $7 AND $3::uuid IS NOT NULL \
                  THEN $3 ELSE user_id END \
-             WHERE id = $1 OR id = ANY($4)",
+             WHERE task_id = $8 AND (id = $1 OR id = ANY($4))",
         )
         .bind::<Uuid, _>(id)
         .bind::<Timestamptz, _>(at)
@@ -581,6 +582,7 @@ impl Signer {
         .bind::<Text, _>(SignerStatus::Signed)
         .bind::<Text, _>(SignerStatus::Pending)
         .bind::<Text, _>(PartyKind::Person)
+        .bind::<Uuid, _>(task)
         .cached()
         .execute(&mut conn)
         .await

@@ -3,10 +3,8 @@
 //! enterprises, revocation and the CRL.
 
 use chrono::TimeDelta;
-use std::collections::HashMap;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use openssl::pkey::PKey;
 use openssl::x509::X509;
 
 use crate::config::CertAlgorithm;
@@ -16,9 +14,14 @@ use crate::db::ids::{CertificateId, EnterpriseId, UserId};
 use crate::db::locks::lock_key;
 use crate::domain::{Services, audit};
 use crate::error::{AppError, AppResult};
-use crate::pki::ca::{self, CaError, CaMaterial, RevokedEntry, SubjectInfo};
+use crate::pki::ca::{self, CaError, RevokedEntry, SubjectInfo};
 
-const PLATFORM_KEY_CONTEXT: &[u8] = b"platform_keys.private_key";
+mod platform;
+
+pub use platform::{PlatformKeys, platform_sign, platform_verify};
+pub(crate) use platform::{Stamping, require, stamping};
+use platform::{load, store};
+
 pub(crate) const CERTIFICATE_KEY_CONTEXT: &[u8] = b"certificates.private_key";
 /// How long a CRL stays current; clients fetch a new one after that.
 const CRL_VALIDITY: TimeDelta = TimeDelta::hours(24);
@@ -87,119 +90,6 @@ pub async fn ensure_platform_ca(conn: &mut AsyncPgConnection, svc: &Services<'_>
         Ok(())
     })
     .await
-}
-
-async fn store(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    purpose: KeyPurpose,
-    algorithm: KeyAlgorithm,
-    material: &CaMaterial,
-) -> AppResult<()> {
-    let der = material.cert.to_der().map_err(AppError::internal)?;
-    let pkcs8 = material
-        .key
-        .private_key_to_pkcs8()
-        .map_err(AppError::internal)?;
-    let sealed = svc
-        .keys
-        .seal(&pkcs8, PLATFORM_KEY_CONTEXT)
-        .map_err(AppError::internal)?;
-    PlatformKey::insert(conn, purpose, algorithm, &der, &sealed).await?;
-    Ok(())
-}
-
-/// The platform's keys once decrypted, per server process: every
-/// signature needs the TSA's and the issuing CA's. Rows of
-/// `platform_keys` are only ever inserted, so a key found stays right.
-#[derive(Default)]
-pub struct PlatformKeys(std::sync::Mutex<HashMap<(KeyPurpose, KeyAlgorithm), CaMaterial>>);
-
-impl PlatformKeys {
-    fn get(&self, purpose: KeyPurpose, algorithm: KeyAlgorithm) -> Option<CaMaterial> {
-        let keys = self.0.lock().ok()?;
-        keys.get(&(purpose, algorithm)).map(|m| CaMaterial {
-            cert: m.cert.clone(),
-            key: m.key.clone(),
-        })
-    }
-
-    fn put(&self, purpose: KeyPurpose, algorithm: KeyAlgorithm, material: &CaMaterial) {
-        if let Ok(mut keys) = self.0.lock() {
-            keys.insert(
-                (purpose, algorithm),
-                CaMaterial {
-                    cert: material.cert.clone(),
-                    key: material.key.clone(),
-                },
-            );
-        }
-    }
-}
-
-async fn load(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    purpose: KeyPurpose,
-    algorithm: KeyAlgorithm,
-) -> AppResult<Option<CaMaterial>> {
-    if let Some(found) = svc.platform_keys.get(purpose, algorithm) {
-        return Ok(Some(found));
-    }
-    let Some(row) = PlatformKey::find(conn, purpose, algorithm).await? else {
-        return Ok(None);
-    };
-    let cert = X509::from_der(&row.certificate_der).map_err(AppError::internal)?;
-    let pkcs8 = svc
-        .keys
-        .open(&row.private_key_enc, PLATFORM_KEY_CONTEXT)
-        .map_err(AppError::internal)?;
-    let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
-    let material = CaMaterial { cert, key };
-    svc.platform_keys.put(purpose, algorithm, &material);
-    Ok(Some(material))
-}
-
-pub(crate) async fn require(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    purpose: KeyPurpose,
-) -> AppResult<CaMaterial> {
-    let (_, stored) = algorithms(svc);
-    load(conn, svc, purpose, stored).await?.ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!(
-            "the platform CA ({}) is not initialised",
-            purpose.as_str()
-        ))
-    })
-}
-
-/// The platform's signature (issuing CA key) over `data`, for records it
-/// vouches for, such as seals.
-pub async fn platform_sign(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    data: &[u8],
-) -> AppResult<Vec<u8>> {
-    let (algorithm, _) = algorithms(svc);
-    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
-    algorithm
-        .suite()
-        .sign(&issuing.key, data)
-        .map_err(AppError::internal)
-}
-
-/// Whether `signature` is the platform's over `data`.
-pub async fn platform_verify(
-    conn: &mut AsyncPgConnection,
-    svc: &Services<'_>,
-    data: &[u8],
-    signature: &[u8],
-) -> AppResult<bool> {
-    let (algorithm, _) = algorithms(svc);
-    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
-    let key = issuing.cert.public_key().map_err(AppError::internal)?;
-    Ok(algorithm.suite().verify(&key, data, signature))
 }
 
 /// PEM of one of the platform's certificates (root, issuing CA, TSA).

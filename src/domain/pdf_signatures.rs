@@ -5,6 +5,7 @@
 //! certificate binding, timestamp imprint).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel_async::AsyncPgConnection;
 use openssl::pkey::{PKey, Private};
@@ -13,7 +14,7 @@ use crate::db::certificates::Certificate;
 use crate::db::enums::{KeyAlgorithm, KeyPurpose};
 use crate::db::ids::CertificateId;
 use crate::domain::Services;
-use crate::domain::certificates::{CERTIFICATE_KEY_CONTEXT, require};
+use crate::domain::certificates::{CERTIFICATE_KEY_CONTEXT, Stamping, require, stamping};
 use crate::error::{AppError, AppResult};
 use crate::pdf::PdfError;
 use crate::pdf::fill::OwnedFieldText;
@@ -45,34 +46,6 @@ fn pdf_error(error: PdfError) -> AppError {
     }
 }
 
-fn der_of(cert: &openssl::x509::X509) -> AppResult<Cert> {
-    let der = cert.to_der().map_err(AppError::internal)?;
-    Cert::from_der(&der).map_err(AppError::internal)
-}
-
-/// The platform TSA's key and certificates, ready to stamp.
-struct TsaParts {
-    cert: Cert,
-    chain: Vec<Cert>,
-    key: PKey<openssl::pkey::Private>,
-    /// The digest of the TSA's suite, for document timestamps' imprints.
-    digest: Digest,
-}
-
-async fn tsa_parts(conn: &mut AsyncPgConnection, svc: &Services<'_>) -> AppResult<TsaParts> {
-    let issuing = require(conn, svc, KeyPurpose::Issuing).await?;
-    let tsa = require(conn, svc, KeyPurpose::Tsa).await?;
-    let digest = SignatureAlgorithm::of_key(&tsa.key)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the TSA key has no known suite")))?
-        .digest();
-    Ok(TsaParts {
-        cert: der_of(&tsa.cert)?,
-        chain: vec![der_of(&issuing.cert)?],
-        key: tsa.key,
-        digest,
-    })
-}
-
 /// Completes a signed contract (PAdES B-LT): a revision with the DSS (every
 /// certificate of its signatures and timestamps, the root, and the current
 /// CRL), then a document timestamp over everything.
@@ -81,7 +54,7 @@ pub async fn complete(
     svc: &Services<'_>,
     pdf: Vec<u8>,
 ) -> AppResult<Vec<u8>> {
-    let tsa = tsa_parts(conn, svc).await?;
+    let tsa = stamping(conn, svc).await?;
     let root = require(conn, svc, KeyPurpose::Root).await?;
     let root_der = root.cert.to_der().map_err(AppError::internal)?;
     let crls = vec![
@@ -130,7 +103,7 @@ pub async fn complete(
 /// gets signed.
 async fn timestamp(
     svc: &Services<'_>,
-    tsa: &TsaParts,
+    tsa: &Stamping,
     algorithm: Digest,
     imprint: &[u8],
     now: chrono::DateTime<chrono::Utc>,
@@ -146,7 +119,7 @@ async fn timestamp(
 
 /// A token of the platform TSA, made in process.
 fn local_timestamp(
-    tsa: &TsaParts,
+    tsa: &Stamping,
     algorithm: Digest,
     imprint: &[u8],
     now: chrono::DateTime<chrono::Utc>,
@@ -159,38 +132,55 @@ fn local_timestamp(
     tsa::issue_token(&stamp, algorithm, imprint, now, None).map_err(AppError::internal)
 }
 
-/// Cloud certificates' keys, opened and decoded, by certificate: decoding
-/// a PKCS#8 key through OpenSSL 3.0's decoders costs more than signing
-/// with it. A certificate's key never changes; its revocation and expiry
-/// are checked on every use.
-type SignerKeys = std::sync::Mutex<HashMap<CertificateId, PKey<Private>>>;
+/// A cloud certificate's key, opened and decoded, and the certificate
+/// parsed: decoding a PKCS#8 key through OpenSSL 3.0's decoders costs more
+/// than signing with it, and parsing the certificate about as much.
+#[derive(Clone)]
+struct SignerMaterial {
+    key: PKey<Private>,
+    cert: Arc<Cert>,
+}
 
-static SIGNER_KEYS: std::sync::OnceLock<SignerKeys> = std::sync::OnceLock::new();
+/// Signers' material by certificate. A certificate's key and DER never
+/// change (the DER is compared anyway); its revocation and expiry are
+/// checked on every use.
+type SignerCache = std::sync::Mutex<HashMap<CertificateId, SignerMaterial>>;
 
-/// Keys kept; past it the cache starts over.
-const SIGNER_KEYS_KEPT: usize = 1024;
+static SIGNERS: std::sync::OnceLock<SignerCache> = std::sync::OnceLock::new();
 
-fn signer_key(svc: &Services<'_>, id: CertificateId, sealed: &[u8]) -> AppResult<PKey<Private>> {
-    let cache = SIGNER_KEYS.get_or_init(SignerKeys::default);
+/// Signers kept; past it the cache starts over.
+const SIGNERS_KEPT: usize = 1024;
+
+fn signer_material(
+    svc: &Services<'_>,
+    certificate: &Certificate,
+    sealed: &[u8],
+) -> AppResult<SignerMaterial> {
+    let cache = SIGNERS.get_or_init(SignerCache::default);
     let lock = || {
         cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
-    if let Some(key) = lock().get(&id) {
-        return Ok(key.clone());
+    if let Some(found) = lock().get(&certificate.id)
+        && found.cert.der == certificate.certificate_der
+    {
+        return Ok(found.clone());
     }
     let pkcs8 = svc
         .keys
         .open(sealed, CERTIFICATE_KEY_CONTEXT)
         .map_err(AppError::internal)?;
-    let key = PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?;
-    let mut keys = lock();
-    if keys.len() >= SIGNER_KEYS_KEPT {
-        keys.clear();
+    let material = SignerMaterial {
+        key: PKey::private_key_from_pkcs8(&pkcs8).map_err(AppError::internal)?,
+        cert: Arc::new(Cert::from_der(&certificate.certificate_der).map_err(AppError::internal)?),
+    };
+    let mut signers = lock();
+    if signers.len() >= SIGNERS_KEPT {
+        signers.clear();
     }
-    keys.insert(id, key.clone());
-    Ok(key)
+    signers.insert(certificate.id, material.clone());
+    Ok(material)
 }
 
 /// Signs `pdf` in a new revision with the cloud certificate `certificate`,
@@ -249,7 +239,7 @@ async fn sign_then<T: Send + 'static>(
     let sealed = certificate.private_key_enc.as_deref().ok_or_else(|| {
         AppError::Conflict("a UKey certificate signs on its key, not here".into())
     })?;
-    let key = signer_key(svc, certificate.id, sealed)?;
+    let SignerMaterial { key, cert: signer } = signer_material(svc, certificate, sealed)?;
     let algorithm = SignatureAlgorithm::of_key(&key).ok_or_else(|| {
         AppError::internal(anyhow::anyhow!("a cloud certificate key of no known suite"))
     })?;
@@ -262,8 +252,7 @@ async fn sign_then<T: Send + 'static>(
             "a cloud certificate's key is not of its recorded algorithm"
         )));
     }
-    let tsa = tsa_parts(conn, svc).await?;
-    let signer = Cert::from_der(&certificate.certificate_der).map_err(AppError::internal)?;
+    let tsa = stamping(conn, svc).await?;
     let now = svc.clock.now();
     let Some(remote) = svc.remote_tsa else {
         // The platform TSA stamps in process: the whole revision is made

@@ -23,6 +23,8 @@ pub struct QueryLimits {
     pub max_tokens: usize,
     pub max_aliases: usize,
     pub max_directives: usize,
+    /// Documents parsed and found within the limits, by their text.
+    pub parsed: Arc<ParsedDocuments>,
 }
 
 impl ExtensionFactory for QueryLimits {
@@ -32,6 +34,7 @@ impl ExtensionFactory for QueryLimits {
             max_tokens: self.max_tokens,
             max_aliases: self.max_aliases,
             max_directives: self.max_directives,
+            parsed: self.parsed.clone(),
         })
     }
 }
@@ -41,6 +44,38 @@ struct QueryLimitsExtension {
     max_tokens: usize,
     max_aliases: usize,
     max_directives: usize,
+    parsed: Arc<ParsedDocuments>,
+}
+
+/// Documents kept; past it the memory starts over.
+const PARSED_KEPT: usize = 128;
+/// Longer documents are parsed every time, so that the memory stays small
+/// (operations of apps are shorter).
+const PARSED_MAX_BYTES: usize = 4096;
+
+/// The documents clients send, parsed once: apps and integrations send the
+/// same few operations over and over, and parsing one costs more than
+/// copying it. Only documents within the limits are kept, so a hit skips
+/// nothing that would have refused it; validation still runs every time.
+#[derive(Default)]
+pub struct ParsedDocuments(std::sync::Mutex<HashMap<String, ExecutableDocument>>);
+
+impl ParsedDocuments {
+    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        self.0.lock().ok()?.get(query).cloned()
+    }
+
+    fn keep(&self, query: &str, document: &ExecutableDocument) {
+        if query.len() > PARSED_MAX_BYTES {
+            return;
+        }
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() >= PARSED_KEPT {
+                kept.clear();
+            }
+            kept.insert(query.to_owned(), document.clone());
+        }
+    }
 }
 
 fn limit_error(message: String) -> ServerError {
@@ -86,6 +121,9 @@ impl Extension for QueryLimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        if let Some(document) = self.parsed.get(query) {
+            return Ok(document);
+        }
         if query.len() > self.max_bytes {
             return Err(limit_error(format!(
                 "query document is larger than {} bytes",
@@ -112,6 +150,7 @@ impl Extension for QueryLimitsExtension {
                 self.max_directives
             )));
         }
+        self.parsed.keep(query, &document);
         Ok(document)
     }
 }
@@ -297,6 +336,28 @@ impl<'a> UseCounter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsed_documents_are_kept_within_bounds() {
+        let parsed = ParsedDocuments::default();
+        let query = "query($t: ID!) { task(id: $t) { id } }";
+        let doc = async_graphql::parser::parse_query(query).unwrap();
+        assert!(parsed.get(query).is_none());
+        parsed.keep(query, &doc);
+        let kept = parsed.get(query).expect("kept");
+        assert_eq!(format!("{kept:?}"), format!("{doc:?}"));
+        assert!(parsed.get("{ me { id } }").is_none(), "by exact text");
+
+        let long = format!("{{ me {{ id }} }}{}", " ".repeat(PARSED_MAX_BYTES));
+        parsed.keep(&long, &doc);
+        assert!(parsed.get(&long).is_none(), "long documents are not kept");
+
+        for i in 0..PARSED_KEPT {
+            parsed.keep(&format!("{{ a{i}: me {{ id }} }}"), &doc);
+        }
+        let len = parsed.0.lock().unwrap().len();
+        assert!((1..=PARSED_KEPT).contains(&len), "{len}");
+    }
 
     #[test]
     fn tokens_are_counted_like_the_lexer() {

@@ -2,7 +2,7 @@
 //! keyed hashes for looking up encrypted values.
 
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 
@@ -24,8 +24,10 @@ const TAG_LEN: usize = 16;
 /// hash published in one place never helps to attack another.
 pub struct MasterKey {
     encryption: [u8; 32],
-    lookup: [u8; 32],
-    signing: [u8; 32],
+    /// HMAC keys, made once: OpenSSL 3.0 makes a key object through its
+    /// provider machinery, which costs more than the MAC of a short value.
+    lookup: PKey<Private>,
+    signing: PKey<Private>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -40,8 +42,8 @@ impl MasterKey {
         let root: [u8; 32] = bytes.try_into().map_err(|_| SecretsError::BadMasterKey)?;
         Ok(Self {
             encryption: derive(&root, b"yuyunqian/encryption/v1")?,
-            lookup: derive(&root, b"yuyunqian/lookup/v1")?,
-            signing: derive(&root, b"yuyunqian/signing/v1")?,
+            lookup: PKey::hmac(&derive(&root, b"yuyunqian/lookup/v1")?)?,
+            signing: PKey::hmac(&derive(&root, b"yuyunqian/signing/v1")?)?,
         })
     }
 
@@ -92,12 +94,12 @@ impl MasterKey {
 
     /// A deterministic keyed hash for finding rows by an encrypted value.
     pub fn lookup_hash(&self, context: &[u8], value: &[u8]) -> Result<Vec<u8>, SecretsError> {
-        hmac_sha256(&self.lookup, &[context, b"\0", value])
+        hmac_with(&self.lookup, &[context, b"\0", value])
     }
 
     /// A MAC for values the server hands out and later takes back (links, codes).
     pub fn mac(&self, context: &[u8], value: &[u8]) -> Result<Vec<u8>, SecretsError> {
-        hmac_sha256(&self.signing, &[context, b"\0", value])
+        hmac_with(&self.signing, &[context, b"\0", value])
     }
 }
 
@@ -107,8 +109,11 @@ fn derive(root: &[u8; 32], label: &[u8]) -> Result<[u8; 32], SecretsError> {
 }
 
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Result<Vec<u8>, SecretsError> {
-    let key = PKey::hmac(key)?;
-    let mut signer = Signer::new(MessageDigest::sha256(), &key)?;
+    hmac_with(&PKey::hmac(key)?, parts)
+}
+
+fn hmac_with(key: &PKey<Private>, parts: &[&[u8]]) -> Result<Vec<u8>, SecretsError> {
+    let mut signer = Signer::new(MessageDigest::sha256(), key)?;
     for part in parts {
         signer.update(part)?;
     }

@@ -42,6 +42,31 @@ async fn alias_bomb_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_document_sent_again_is_checked_and_run_again() {
+    let t = TestApp::spawn().await;
+    // Refused by the limits: never kept, refused every time.
+    let aliases: String = (0..16).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    for _ in 0..2 {
+        let r = t.gql(&format!("{{ {aliases} }}"), json!({})).await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+    }
+    // Parsed and kept, but invalid: validated, and refused, every time.
+    for _ in 0..2 {
+        let r = t.gql("{ noSuchField }", json!({})).await;
+        assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
+        assert!(r["data"].is_null(), "{r}");
+    }
+    // A kept document runs with each request's own variables.
+    let query = "query($n: String!) { __type(name: $n) { name } }";
+    for name in ["Query", "Mutation", "Query"] {
+        let r = t.gql(query, json!({ "n": name })).await;
+        assert_eq!(r["data"]["__type"]["name"], name, "{r}");
+    }
+    let r = t.gql(query, json!({})).await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "a missing variable: {r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn aliases_hidden_in_fragments_count_per_spread() {
     let t = TestApp::spawn().await;
     let fragment: String = (0..4).map(|i| format!("a{i}: me {{ id }} ")).collect();

@@ -204,7 +204,7 @@ pub async fn apply(
             }
             if signed_all {
                 writes.push(Box::pin(async {
-                    Ok(Signer::set_signed(shared, signer.id, person, now, &invited).await?)
+                    Ok(Signer::set_signed(shared, task.id, signer.id, person, now, &invited).await?)
                 }));
             } else if let Some(user) = person {
                 writes.push(Box::pin(async move {
